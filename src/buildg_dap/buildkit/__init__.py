@@ -1,0 +1,1 @@
+"""Talking to buildkitd: connection, control API, gateway, LLB and errors."""

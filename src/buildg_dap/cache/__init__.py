@@ -1,0 +1,1 @@
+"""Remote build caches: references, OCI registry client, cache manifests, importer."""

@@ -1,0 +1,1 @@
+"""The debugger engine: program model, breakpoints, stepping, exec and inspection."""

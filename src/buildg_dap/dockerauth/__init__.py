@@ -1,0 +1,1 @@
+"""Registry credentials from the Docker config and credential helpers, and token fetching."""

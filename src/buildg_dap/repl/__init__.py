@@ -1,0 +1,1 @@
+"""The terminal REPL with buildg's command set."""
