@@ -18,7 +18,7 @@ from buildg_dap._proto.buildkit import control_pb2, control_pb2_grpc, gateway_pb
 MIN_VERSION = (0, 11, 0)
 # Results (whole LLB definitions, file reads) can be far beyond gRPC's 4 MiB default.
 _MAX_MESSAGE = 64 * 1024 * 1024
-_CHANNEL_OPTIONS = [
+_CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
     ("grpc.max_receive_message_length", _MAX_MESSAGE),
     ("grpc.max_send_message_length", _MAX_MESSAGE),
     ("grpc.keepalive_time_ms", 30_000),
@@ -126,7 +126,7 @@ def _explain(address: Address, tls: TLSConfig | None, exc: aio.AioRpcError) -> B
     detail = exc.details() or ""
     lowered = detail.lower()
     if exc.code() == grpc.StatusCode.UNAVAILABLE:
-        if "ssl" in lowered or "handshake" in lowered or "tls" in lowered or "certificate" in lowered:
+        if any(word in lowered for word in ("ssl", "handshake", "tls", "certificate")):
             mode = "with TLS" if tls else "without TLS"
             return BuilderError(
                 f"TLS handshake with buildkitd at {address} failed ({mode}): check the "
@@ -161,8 +161,8 @@ class Connection:
 
     address: Address
     channel: aio.Channel
-    control: control_pb2_grpc.ControlStub
-    gateway: gateway_pb2_grpc.LLBBridgeStub
+    control: control_pb2_grpc.ControlAsyncStub
+    gateway: gateway_pb2_grpc.LLBBridgeAsyncStub
     version: str = ""
 
     async def close(self) -> None:
@@ -176,7 +176,7 @@ class Connection:
 
 
 async def connect(
-    address: Address, tls: TLSConfig | None = None, *, timeout: float = 10.0
+    address: Address, tls: TLSConfig | None = None, *, wait: float = 10.0
 ) -> Connection:
     """Open a channel and check the daemon answers and is new enough."""
     if address.scheme == "unix":
@@ -193,11 +193,11 @@ async def connect(
     conn = Connection(
         address=address,
         channel=channel,
-        control=control_pb2_grpc.ControlStub(channel),  # type: ignore[no-untyped-call]
-        gateway=gateway_pb2_grpc.LLBBridgeStub(channel),  # type: ignore[no-untyped-call]
+        control=control_pb2_grpc.ControlStub(channel),
+        gateway=gateway_pb2_grpc.LLBBridgeStub(channel),
     )
     try:
-        info = await conn.control.Info(control_pb2.InfoRequest(), timeout=timeout)
+        info = await conn.control.Info(control_pb2.InfoRequest(), timeout=wait)
     except aio.AioRpcError as exc:
         await channel.close()
         raise _explain(address, tls, exc) from None
@@ -224,8 +224,8 @@ def address_from_env(flag: str | None) -> Address | None:
 __all__ = [
     "MIN_VERSION",
     "Address",
-    "Connection",
     "BuilderError",
+    "Connection",
     "TLSConfig",
     "address_from_env",
     "connect",

@@ -45,7 +45,7 @@ class Attachable:
 
 
 class _Health(health_pb2_grpc.HealthServicer):
-    async def Check(  # noqa: N802 - gRPC method name
+    async def Check(
         self, request: health_pb2.HealthCheckRequest, context: Any
     ) -> health_pb2.HealthCheckResponse:
         return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
@@ -68,14 +68,14 @@ class Session:
     shared_key: str
     methods: list[str] = field(default_factory=list)
 
-    def metadata(self) -> list[tuple[str, str]]:
+    def metadata(self) -> tuple[tuple[str, str], ...]:
         md = [
             (_PREFIX + "uuid", self.id),
             (_PREFIX + "name", self.name),
             (_PREFIX + "sharedkey", self.shared_key),
         ]
         md += [(_PREFIX + "grpc-method", m) for m in self.methods]
-        return md
+        return tuple(md)
 
 
 async def _pump_in(call: Any, sock: SocketStream) -> None:
@@ -110,8 +110,8 @@ async def open_session(
         shared_key=shared_key or secrets.token_hex(8),
         methods=[url for a in services for url in a.method_urls()],
     )
+    # mkdtemp makes the directory 0700: only we can reach the socket.
     with tempfile.TemporaryDirectory(prefix="buildg-dap-session-") as tmp:
-        Path(tmp).chmod(0o700)
         path = str(Path(tmp) / "s.sock")
         server = aio.server(options=_SERVER_OPTIONS)
         for attachable in services:

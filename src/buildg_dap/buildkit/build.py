@@ -1,0 +1,149 @@
+"""A client-side Dockerfile build: one session, one Control.Solve, driven by the gateway.
+
+``running_build`` owns everything a build holds in buildkitd (session, solve, status
+stream) and releases it on every exit path: if the caller leaves without returning a
+result, the build is ended with an error so buildkitd drops its containers and refs.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import grpc
+from pydantic import BaseModel, Field
+
+from buildg_dap._proto.buildkit import gateway_pb2
+from buildg_dap._proto.google.rpc import status_pb2
+from buildg_dap.buildkit import control
+from buildg_dap.buildkit.connection import Connection
+from buildg_dap.buildkit.control import CacheEntry, Exporter, SolveSpec
+from buildg_dap.buildkit.errors import SolveError, to_status
+from buildg_dap.buildkit.gateway import Gateway
+from buildg_dap.buildkit.progress import Progress
+from buildg_dap.buildkit.session.bridge import Attachable, open_session
+from buildg_dap.buildkit.session.filesync import file_sync
+
+DOCKERFILE_FRONTEND = "dockerfile.v0"
+
+
+class BuildRequest(BaseModel):
+    """What to build and how; shared by ``build``, ``debug`` and the DAP launcher."""
+
+    context: Path
+    dockerfile: Path
+    target: str = ""
+    build_args: dict[str, str] = Field(default_factory=dict)
+    platforms: list[str] = Field(default_factory=list)
+    no_cache: bool = False
+    cache_imports: list[CacheEntry] = Field(default_factory=list)
+    cache_exports: list[CacheEntry] = Field(default_factory=list)
+    exporters: list[Exporter] = Field(default_factory=list)
+    entitlements: list[str] = Field(default_factory=list)
+
+    def frontend_options(self) -> dict[str, str]:
+        options = {"filename": self.dockerfile.name}
+        if self.target:
+            options["target"] = self.target
+        for key, value in self.build_args.items():
+            options[f"build-arg:{key}"] = value
+        if self.platforms:
+            options["platform"] = ",".join(self.platforms)
+        if self.no_cache:
+            options["no-cache"] = ""
+        if self.cache_imports:
+            options["cache-imports"] = json.dumps(
+                [{"Type": c.type, "Attrs": c.attrs} for c in self.cache_imports]
+            )
+        return options
+
+    def local_dirs(self) -> dict[str, Path]:
+        return {"context": self.context, "dockerfile": self.dockerfile.parent}
+
+
+@dataclass
+class RunningBuild:
+    """A build in progress; use its gateway to solve, then ``finish`` or ``fail``."""
+
+    request: BuildRequest
+    gateway: Gateway
+    progress: Progress
+    session_id: str
+    exporter_response: dict[str, str] = field(default_factory=dict)
+    _returned: bool = False
+    _failed: bool = False
+
+    async def solve_frontend(self) -> gateway_pb2.Result:
+        """The Dockerfile as LLB (with its source map), not yet evaluated."""
+        return await self.gateway.solve_frontend(
+            DOCKERFILE_FRONTEND, self.request.frontend_options(), self.request.cache_imports
+        )
+
+    async def finish(self, result: gateway_pb2.Result) -> None:
+        self._returned = True
+        await self.gateway.return_result(result)
+
+    async def fail(self, error: SolveError | str) -> None:
+        self._returned = self._failed = True
+        if isinstance(error, SolveError):
+            status = to_status(error)
+        else:
+            status = status_pb2.Status(code=grpc.StatusCode.CANCELLED.value[0], message=error)
+        await self.gateway.return_result(None, status)
+
+
+@asynccontextmanager
+async def running_build(
+    conn: Connection,
+    request: BuildRequest,
+    attachables: Sequence[Attachable] = (),
+    progress: Progress | None = None,
+) -> AsyncIterator[RunningBuild]:
+    progress = progress or Progress()
+    ref = secrets.token_hex(13)
+    services = [file_sync(request.local_dirs()), *attachables]
+    async with open_session(conn, services) as session:
+        spec = SolveSpec(
+            ref=ref,
+            session_id=session.id,
+            cache_imports=request.cache_imports,
+            cache_exports=request.cache_exports,
+            exporters=request.exporters,
+            entitlements=request.entitlements,
+            frontend_attrs={},
+        )
+        build = RunningBuild(request, Gateway(conn, ref), progress, session.id)
+        solve_error: list[BaseException] = []
+
+        async def run_solve() -> None:
+            try:
+                build.exporter_response = await control.solve(conn, spec)
+            except SolveError as exc:
+                solve_error.append(exc)
+
+        async def read_status() -> None:
+            async for message in control.status(conn, ref):
+                progress.update(message)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_status)
+            tg.start_soon(run_solve)
+            try:
+                yield build
+            finally:
+                if not build._returned:
+                    with (
+                        anyio.CancelScope(shield=True),
+                        anyio.move_on_after(10),
+                        suppress(SolveError),  # the solve is already gone
+                    ):
+                        await build.fail("build cancelled")
+        # After fail() the caller already holds the error; after finish() an error
+        # here comes from exporting (outputs, cache export) and must surface.
+        if solve_error and not build._failed:
+            raise solve_error[0]

@@ -1,0 +1,120 @@
+"""The LLB definition as a graph: ops by digest, their source locations, sub-definitions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import MutableSequence
+from dataclasses import dataclass, field
+
+from buildg_dap._proto.buildkit import ops_pb2
+
+
+def op_digest(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def op_bytes(definition: ops_pb2.Definition) -> MutableSequence[bytes]:
+    """The serialized ops (the field is named ``def``, a Python keyword)."""
+    ops: MutableSequence[bytes] = getattr(definition, "def")
+    return ops
+
+
+@dataclass(frozen=True)
+class Range:
+    """A 1-based, inclusive line range in one source file."""
+
+    filename: str
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    filename: str
+    data: bytes
+    language: str = ""
+
+    def lines(self) -> list[str]:
+        return self.data.decode("utf-8", "replace").splitlines()
+
+
+@dataclass
+class OpNode:
+    digest: str
+    raw: bytes
+    op: ops_pb2.Op
+    description: dict[str, str] = field(default_factory=dict)
+    ignore_cache: bool = False
+    # One op can stand for several Dockerfile lines (identical FROM in many stages).
+    ranges: list[Range] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.op.WhichOneof("op") or "head"
+
+    @property
+    def inputs(self) -> list[ops_pb2.Input]:
+        return list(self.op.inputs)
+
+
+class Graph:
+    """An LLB definition whose last op is the head (one input: the build result)."""
+
+    def __init__(self, definition: ops_pb2.Definition) -> None:
+        raw_ops = op_bytes(definition)
+        if not raw_ops:
+            raise ValueError("empty LLB definition")
+        self.definition = definition
+        self.nodes: dict[str, OpNode] = {}
+        for raw in raw_ops:
+            op = ops_pb2.Op()
+            op.ParseFromString(raw)
+            digest = op_digest(raw)
+            meta = definition.metadata.get(digest)
+            self.nodes[digest] = OpNode(
+                digest=digest,
+                raw=raw,
+                op=op,
+                description=dict(meta.description) if meta else {},
+                ignore_cache=bool(meta and meta.ignore_cache),
+            )
+        self.head = op_digest(raw_ops[-1])
+        self.sources = [
+            SourceFile(info.filename, info.data, info.language)
+            for info in definition.Source.infos
+        ]
+        for digest, locations in definition.Source.locations.items():
+            node = self.nodes.get(digest)
+            if node is None:
+                continue
+            for location in locations.locations:
+                if not 0 <= location.sourceIndex < len(self.sources):
+                    continue
+                filename = self.sources[location.sourceIndex].filename
+                for r in location.ranges:
+                    node.ranges.append(Range(filename, r.start.line, r.end.line))
+
+    @property
+    def result(self) -> ops_pb2.Input | None:
+        head = self.nodes[self.head]
+        return head.op.inputs[0] if head.kind == "head" and head.op.inputs else None
+
+    def sub_definition(self, target: ops_pb2.Input) -> ops_pb2.Definition:
+        """A copy of the definition whose result is ``target``: solving it runs only
+        ``target`` and its ancestors. Other ops keep their exact bytes (and digests)."""
+        head = ops_pb2.Op(inputs=[ops_pb2.Input(digest=target.digest, index=target.index)])
+        definition = ops_pb2.Definition()
+        definition.CopyFrom(self.definition)
+        op_bytes(definition)[-1] = head.SerializeToString(deterministic=True)
+        return definition
+
+    def ancestors(self, digest: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [digest]
+        while stack:
+            current = stack.pop()
+            for inp in self.nodes[current].op.inputs:
+                if inp.digest not in seen and inp.digest in self.nodes:
+                    seen.add(inp.digest)
+                    stack.append(inp.digest)
+        return seen

@@ -1,0 +1,154 @@
+"""Build progress from Control.Status: per-vertex state, and a plain-text printer in the
+style of ``buildctl --progress=plain`` (``#N [stage 1/2] RUN ...``, ``#N CACHED``, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from buildg_dap._proto.buildkit import control_pb2
+
+
+def _seconds(ts: Timestamp) -> float:
+    return ts.seconds + ts.nanos / 1e9
+
+
+def human_size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.2f}{unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class VertexState:
+    digest: str
+    number: int
+    name: str = ""
+    cached: bool = False
+    started: float | None = None
+    completed: float | None = None
+    error: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None or self.completed is None:
+            return None
+        return self.completed - self.started
+
+
+@dataclass
+class Progress:
+    """What buildkitd has told us about every vertex so far."""
+
+    vertices: dict[str, VertexState] = field(default_factory=dict)
+    listeners: list[Callable[[control_pb2.StatusResponse], None]] = field(default_factory=list)
+
+    def vertex(self, digest: str) -> VertexState:
+        state = self.vertices.get(digest)
+        if state is None:
+            state = VertexState(digest=digest, number=len(self.vertices) + 1)
+            self.vertices[digest] = state
+        return state
+
+    def update(self, message: control_pb2.StatusResponse) -> None:
+        for v in message.vertexes:
+            state = self.vertex(v.digest)
+            state.name = v.name or state.name
+            state.cached = state.cached or v.cached
+            if v.HasField("started"):
+                state.started = _seconds(v.started)
+            if v.HasField("completed"):
+                state.completed = _seconds(v.completed)
+            state.error = v.error or state.error
+        for listener in self.listeners:
+            listener(message)
+
+
+class PlainPrinter:
+    """Renders status messages as buildctl's plain progress does."""
+
+    def __init__(self, progress: Progress, out: TextIO) -> None:
+        self._progress = progress
+        self._out = out
+        self._headed: set[str] = set()
+        self._reported: set[tuple[str, str]] = set()
+        self._current = ""
+        self._pending: dict[str, dict[str, control_pb2.VertexStatus]] = {}
+        progress.listeners.append(self.render)
+
+    def _line(self, digest: str, text: str) -> None:
+        state = self._progress.vertex(digest)
+        if digest not in self._headed:
+            self._headed.add(digest)
+            self._out.write(f"\n#{state.number} {state.name}\n")
+        elif self._current != digest and text:
+            self._out.write(f"\n#{state.number} {state.name}\n")
+        self._current = digest
+        if text:
+            self._out.write(f"#{state.number} {text}\n")
+
+    def _once(self, digest: str, what: str) -> bool:
+        key = (digest, what)
+        if key in self._reported:
+            return False
+        self._reported.add(key)
+        return True
+
+    def render(self, message: control_pb2.StatusResponse) -> None:
+        for v in message.vertexes:
+            if v.HasField("started") and self._once(v.digest, "start"):
+                self._line(v.digest, "")
+            if v.cached and self._once(v.digest, "cached"):
+                self._line(v.digest, "CACHED")
+        for s in message.statuses:
+            self._status(s)
+        for log in message.logs:
+            state = self._progress.vertex(log.vertex)
+            start = state.started if state.started is not None else _seconds(log.timestamp)
+            elapsed = max(0.0, _seconds(log.timestamp) - start)
+            for line in log.msg.decode("utf-8", "replace").splitlines():
+                self._line(log.vertex, f"{elapsed:.3f} {line}")
+        for w in message.warnings:
+            self._line(w.vertex, f"WARN: {w.short.decode('utf-8', 'replace')}")
+        for v in message.vertexes:
+            if not v.HasField("completed") or not self._once(v.digest, "done"):
+                continue
+            for pending in self._pending.pop(v.digest, {}).values():
+                self._line(v.digest, _status_text(pending, done=True))
+            state = self._progress.vertex(v.digest)
+            if v.error:
+                self._line(v.digest, f"ERROR: {v.error}")
+            elif not state.cached:
+                took = _seconds(v.completed) - _seconds(v.started) if v.HasField("started") else 0.0
+                self._line(v.digest, f"DONE {max(took, 0.0):.1f}s")
+        self._out.flush()
+
+    def _status(self, s: control_pb2.VertexStatus) -> None:
+        # Statuses without an explicit end (context transfers) end with their vertex.
+        pending = self._pending.setdefault(s.vertex, {})
+        first = s.ID not in pending and self._once(s.vertex, f"status:{s.ID}")
+        if s.HasField("completed"):
+            pending.pop(s.ID, None)
+            if self._once(s.vertex, f"done:{s.ID}"):
+                self._line(s.vertex, _status_text(s, done=True))
+            return
+        pending[s.ID] = s
+        if first and s.total:
+            self._line(s.vertex, _status_text(s, done=False))
+
+
+def _status_text(s: control_pb2.VertexStatus, *, done: bool) -> str:
+    text = s.ID or s.name
+    if s.total:
+        text += f" {human_size(s.current)} / {human_size(s.total)}"
+    elif s.current:
+        text += f" {human_size(s.current)}"
+    if s.HasField("started") and s.HasField("completed"):
+        text += f" {_seconds(s.completed) - _seconds(s.started):.1f}s"
+    return text + (" done" if done else "")
