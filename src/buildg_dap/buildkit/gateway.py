@@ -94,6 +94,19 @@ class Gateway:
         response = await self._call(self._stub.StatFile(request, metadata=self._md))
         return response.stat
 
+    async def read_file_container(self, request: gateway_pb2.ReadFileRequest) -> bytes:
+        """ReadFile inside a container (``Ref`` = container id, ``MountIndex`` = mount)."""
+        response = await self._call(self._stub.ReadFileContainer(request, metadata=self._md))
+        return response.Data
+
+    async def read_dir_container(self, request: gateway_pb2.ReadDirRequest) -> list[types_pb2.Stat]:
+        response = await self._call(self._stub.ReadDirContainer(request, metadata=self._md))
+        return list(response.entries)
+
+    async def stat_file_container(self, request: gateway_pb2.StatFileRequest) -> types_pb2.Stat:
+        response = await self._call(self._stub.StatFileContainer(request, metadata=self._md))
+        return response.stat
+
     async def new_container(self, request: gateway_pb2.NewContainerRequest) -> None:
         await self._call(self._stub.NewContainer(request, metadata=self._md))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -70,17 +70,24 @@ class Progress:
             listener(message)
 
 
+class TextSink(Protocol):
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class PlainPrinter:
     """Renders status messages as buildctl's plain progress does."""
 
-    def __init__(self, progress: Progress, out: TextIO) -> None:
+    def __init__(self, progress: Progress, out: TextSink, *, listen: bool = True) -> None:
         self._progress = progress
         self._out = out
         self._headed: set[str] = set()
         self._reported: set[tuple[str, str]] = set()
         self._current = ""
         self._pending: dict[str, dict[str, control_pb2.VertexStatus]] = {}
-        progress.listeners.append(self.render)
+        if listen:
+            progress.listeners.append(self.render)
 
     def _line(self, digest: str, text: str) -> None:
         state = self._progress.vertex(digest)

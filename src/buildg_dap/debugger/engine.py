@@ -19,9 +19,10 @@ from buildg_dap._proto.buildkit import gateway_pb2, ops_pb2
 from buildg_dap.buildkit.build import BuildRequest, RunningBuild, running_build
 from buildg_dap.buildkit.connection import Connection
 from buildg_dap.buildkit.errors import SolveError
-from buildg_dap.buildkit.llb import Graph, op_digest
+from buildg_dap.buildkit.llb import Graph, op_bytes, op_digest
 from buildg_dap.buildkit.progress import Progress
 from buildg_dap.buildkit.session.bridge import Attachable
+from buildg_dap.cache.reference import InvalidReference, parse_normalized
 from buildg_dap.debugger.breakpoints import Breakpoint, Breakpoints
 from buildg_dap.debugger.program import Program, Step
 
@@ -144,6 +145,22 @@ class Engine:
             )
             self._results[key] = ref.id
         return self._results[key]
+
+    async def image_result(self, image: str, platform: ops_pb2.Platform | None) -> str:
+        """A debugger image (``exec --image``) as a live result id."""
+        try:
+            name = str(parse_normalized(image))
+        except InvalidReference as exc:
+            raise EngineError(f"invalid debugger image {image!r}: {exc}") from None
+        source = ops_pb2.Op(source=ops_pb2.SourceOp(identifier=f"docker-image://{name}"))
+        if platform is not None:
+            source.platform.CopyFrom(platform)
+        raw = source.SerializeToString(deterministic=True)
+        head = ops_pb2.Op(inputs=[ops_pb2.Input(digest=op_digest(raw), index=0)])
+        definition = ops_pb2.Definition()
+        op_bytes(definition).extend([raw, head.SerializeToString(deterministic=True)])
+        ref = await self.build.gateway.solve_definition(definition, self.request.cache_imports)
+        return ref.id
 
     def _failed_step(self, error: SolveError, fallback: Step) -> Step:
         """The step whose op failed, from the error details (first one not yet passed)."""
