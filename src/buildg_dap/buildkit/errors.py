@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf import any_pb2, json_format
+from google.protobuf.message import Message
 from grpc import aio
 
-from buildg_dap._proto.buildkit import errdefs_pb2, ops_pb2
+from buildg_dap._proto.buildkit import errdefs_pb2, gateway_pb2, ops_pb2
 from buildg_dap._proto.google.rpc import status_pb2
 
 _DETAILS_KEY = "grpc-status-details-bin"
@@ -29,12 +31,15 @@ class SolveError(Exception):
     solve: errdefs_pb2.Solve | None = None
     sources: list[errdefs_pb2.Source] = field(default_factory=list)
     vertex: str = ""
+    process_exit: int | None = None
 
     def __str__(self) -> str:
         return self.message
 
     @property
     def exit_code(self) -> int | None:
+        if self.process_exit is not None:
+            return self.process_exit
         match = _EXIT_CODE.search(self.message)
         return int(match.group(1)) if match else None
 
@@ -44,7 +49,15 @@ class SolveError(Exception):
 
 
 def _type_name(type_url: str) -> str:
-    return type_url.rsplit("/", 1)[-1]
+    return type_url.rsplit("/", 1)[-1].removesuffix("+json")
+
+
+def _unpack(detail: any_pb2.Any, message: Message) -> None:
+    """Details come as protobuf, or as protojson when the type URL ends in ``+json``."""
+    if detail.type_url.endswith("+json"):
+        json_format.Parse(detail.value, message, ignore_unknown_fields=True)
+    else:
+        message.ParseFromString(detail.value)
 
 
 def from_status(status: status_pb2.Status, code: grpc.StatusCode | None = None) -> SolveError:
@@ -56,17 +69,20 @@ def from_status(status: status_pb2.Status, code: grpc.StatusCode | None = None) 
     for detail in status.details:
         name = _type_name(detail.type_url)
         if name == "errdefs.Solve":
-            solve = errdefs_pb2.Solve()
-            solve.ParseFromString(detail.value)
-            error.solve = solve
+            error.solve = errdefs_pb2.Solve()
+            _unpack(detail, error.solve)
         elif name == "errdefs.Source":
             source = errdefs_pb2.Source()
-            source.ParseFromString(detail.value)
+            _unpack(detail, source)
             error.sources.append(source)
         elif name == "errdefs.Vertex":
             vertex = errdefs_pb2.Vertex()
-            vertex.ParseFromString(detail.value)
+            _unpack(detail, vertex)
             error.vertex = vertex.digest
+        elif name == "gatewayapi.ExitMessage":
+            exit_message = gateway_pb2.ExitMessage()
+            _unpack(detail, exit_message)
+            error.process_exit = exit_message.Code
     return error
 
 

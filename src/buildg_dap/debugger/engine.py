@@ -22,7 +22,7 @@ from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.llb import Graph, op_bytes, op_digest
 from buildg_dap.buildkit.progress import Progress
 from buildg_dap.buildkit.session.bridge import Attachable
-from buildg_dap.cache.reference import InvalidReference, parse_normalized
+from buildg_dap.cache.reference import InvalidReference, Reference
 from buildg_dap.debugger.breakpoints import Breakpoint, Breakpoints
 from buildg_dap.debugger.program import Program, Step
 
@@ -149,7 +149,7 @@ class Engine:
     async def image_result(self, image: str, platform: ops_pb2.Platform | None) -> str:
         """A debugger image (``exec --image``) as a live result id."""
         try:
-            name = str(parse_normalized(image))
+            name = str(Reference.parse(image))
         except InvalidReference as exc:
             raise EngineError(f"invalid debugger image {image!r}: {exc}") from None
         source = ops_pb2.Op(source=ops_pb2.SourceOp(identifier=f"docker-image://{name}"))

@@ -19,7 +19,7 @@ from buildg_dap.debugger.program import Step
 
 READ_CAP = 1024 * 1024
 _MOUNT_TYPES = {v: k.lower() for k, v in ops_pb2.MountType.items()}
-_NET = {v: k.lower() for k, v in ops_pb2.NetMode.items()}
+_NET = {ops_pb2.UNSET: "default", ops_pb2.HOST: "host", ops_pb2.NONE: "none"}
 _SECURITY = {v: k.lower() for k, v in ops_pb2.SecurityMode.items()}
 
 
@@ -141,7 +141,9 @@ def describe(engine: Engine, stop: Stop) -> StepInfo:
                 MountInfo(
                     type=_MOUNT_TYPES.get(mount.mountType, "bind"),
                     target=mount.dest,
-                    source=_mount_source(step, engine, mount) if mount.dest != "/" else "",
+                    source=_mount_source(step, engine, mount)
+                    if mount.dest != "/" and mount.mountType == ops_pb2.BIND
+                    else "",
                     readonly=mount.readonly,
                     cache_id=mount.cacheOpt.ID if mount.HasField("cacheOpt") else "",
                     secret_id=mount.secretOpt.ID if mount.HasField("secretOpt") else "",

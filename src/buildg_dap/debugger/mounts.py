@@ -46,7 +46,9 @@ def _exec_meta(step: Step, program: Program) -> tuple[ops_pb2.Meta, ops_pb2.Exec
 
 def _copy_special(mount: ops_pb2.Mount) -> ops_pb2.Mount:
     """A cache/secret/ssh/tmpfs mount, recreated as the RUN declared it."""
-    out = ops_pb2.Mount(dest=mount.dest, mountType=mount.mountType, readonly=mount.readonly)
+    out = ops_pb2.Mount(
+        dest=mount.dest, selector=mount.selector, mountType=mount.mountType, readonly=mount.readonly
+    )
     if mount.HasField("cacheOpt"):
         out.cacheOpt.CopyFrom(mount.cacheOpt)
     if mount.HasField("secretOpt"):
@@ -69,7 +71,15 @@ async def _exec_mounts(
     mounts: list[ops_pb2.Mount] = []
     for index, mount in enumerate(op.exec.mounts):
         if mount.mountType != ops_pb2.BIND:
-            mounts.append(_copy_special(mount))
+            special = _copy_special(mount)
+            if mount.mountType == ops_pb2.CACHE and 0 <= mount.input < len(op.inputs):
+                # BuildKit keys a cache directory by its id *and* its base, so the
+                # same base is needed to see what earlier builds left in it.
+                if failure is not None and mount.input < len(failure.inputIDs):
+                    special.resultID = failure.inputIDs[mount.input]
+                else:
+                    special.resultID = await resolve(op.inputs[mount.input])
+            mounts.append(special)
             continue
         result_id = ""
         if failure is not None and where is Where.RESULT and index < len(failure.mountIDs):

@@ -1,0 +1,5 @@
+"""``python -m buildg_dap``."""
+
+from buildg_dap.cli import main
+
+raise SystemExit(main())

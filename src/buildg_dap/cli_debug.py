@@ -1,0 +1,58 @@
+"""``buildg-dap debug``: the terminal debug session."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import anyio
+
+from buildg_dap.buildkit.build import BuildRequest
+from buildg_dap.buildkit.connection import Address, BuilderError, connect
+from buildg_dap.buildkit.control import CacheEntry
+from buildg_dap.repl.session import run_debug
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("debug", help="debug a Dockerfile build interactively")
+    parser.add_argument("context", type=Path)
+    parser.add_argument("-f", "--file", type=Path, default=None)
+    parser.add_argument("--target", default="")
+    parser.add_argument("--build-arg", action="append", default=[])
+    parser.add_argument("--image", default="")
+    parser.add_argument("--cache-from", action="append", default=[])
+    parser.add_argument("--platform", action="append", default=[])
+    parser.add_argument("--addr", default=None)
+    parser.set_defaults(run=run)
+
+
+def _cache_entry(text: str) -> CacheEntry:
+    if "=" not in text:
+        return CacheEntry(type="registry", attrs={"ref": text})
+    attrs = dict(part.split("=", 1) for part in text.split(","))
+    return CacheEntry(type=attrs.pop("type", "registry"), attrs=attrs)
+
+
+def run(ns: argparse.Namespace) -> int:
+    context = ns.context.resolve()
+    dockerfile = (ns.file or context / "Dockerfile").resolve()
+    request = BuildRequest(
+        context=context,
+        dockerfile=dockerfile,
+        target=ns.target,
+        build_args=dict(a.split("=", 1) for a in ns.build_arg),
+        platforms=[p for item in ns.platform for p in item.split(",")],
+        cache_imports=[_cache_entry(c) for c in ns.cache_from],
+    )
+
+    async def main() -> int:
+        try:
+            conn = await connect(Address.parse(ns.addr))
+        except BuilderError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        async with conn:
+            return await run_debug(conn, request, image=ns.image)
+
+    return anyio.run(main)

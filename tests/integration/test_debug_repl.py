@@ -1,0 +1,150 @@
+"""Stepping, exec and failure stops through the terminal REPL, on the real daemon."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.integration.debugsession import run_debug, write_context
+from tests.lab import Buildkitd, buildctl
+
+THREE_STAGES = """\
+FROM busybox AS a
+RUN echo a > /a
+FROM busybox AS b
+COPY --from=a /a /a
+RUN cat /a > /b
+FROM busybox
+COPY --from=b /b /b
+RUN cat /b
+"""
+# line -> lines whose results it consumes
+INPUTS = {1: set(), 2: {1}, 3: set(), 4: {3, 2}, 5: {4}, 6: set(), 7: {6, 5}, 8: {7}}
+
+
+def test_next_visits_every_step_once_after_its_inputs(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    context = write_context(tmp_path / "ctx", THREE_STAGES)
+    script = ["next", "info"] * 8 + ["next", "q"]
+    session = run_debug(builder_a, context, script)
+    assert session.code == 0, session.text
+    visited = [int(n) for n in re.findall(r"Location:\s+Dockerfile:(\d+)", session.out)]
+    assert sorted(visited) == list(range(1, 9)), visited
+    for position, line in enumerate(visited):
+        assert INPUTS[line] <= set(visited[:position]), (line, visited)
+    assert "build finished" in session.err
+
+
+EXEC_STATE = """\
+FROM busybox
+ENV FOO=bar
+RUN echo 'tester:x:1234:1234::/work:/bin/sh' >> /etc/passwd && mkdir -p /work && chown 1234 /work
+WORKDIR /work
+USER tester
+RUN --mount=type=cache,id=shared-cache,target=/cache,uid=1234 ls /cache > /work/seen
+"""
+WRITE_CACHE = """\
+FROM busybox
+RUN --mount=type=cache,id=shared-cache,target=/cache,uid=1234 echo from-earlier > /cache/note
+"""
+
+
+def test_exec_sees_env_workdir_user_cache_mount_and_flags(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    writer = write_context(tmp_path / "writer", WRITE_CACHE)
+    buildctl(builder_a, "build", "--frontend", "dockerfile.v0",
+             "--local", f"context={writer}", "--local", f"dockerfile={writer}")
+    context = write_context(tmp_path / "ctx", EXEC_STATE)
+    session = run_debug(
+        builder_a, context,
+        ["break 6", "continue",
+         "exec sh -c 'echo foo=$FOO; echo pwd=$(pwd); echo user=$(id -un)'",
+         "exec cat /cache/note",
+         "exec -e X=1 sh -c 'echo x=$X'",
+         "exec -w /tmp pwd",
+         "exec sh -c 'exit 7'",
+         "info",
+         "q"],
+    )
+    assert session.code == 0, session.text
+    out = session.out
+    assert "foo=bar\npwd=/work\nuser=tester\n" in out
+    assert "from-earlier\n" in out
+    assert "x=1\n" in out
+    assert "(buildg) /tmp\n" in out
+    assert "exit code: 7" in out
+    assert re.search(r"cache /cache \(cache id=/shared-cache\)", out), out
+    assert "User:        tester" in out
+
+
+SCRATCH = """\
+FROM scratch
+COPY hello.txt /hello.txt
+"""
+
+
+def test_image_exec_shows_a_scratch_stage_under_debugroot(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    context = write_context(tmp_path / "ctx", SCRATCH, {"hello.txt": "from scratch\n"})
+    session = run_debug(
+        builder_a, context,
+        ["break 2", "continue", "exec --image cat /debugroot/hello.txt",
+         "exec --image --mountroot /mnt ls /mnt", "cat /hello.txt", "dir /", "q"],
+        "--image", "busybox",
+    )
+    assert session.code == 0, session.text
+    assert session.out.count("from scratch\n") == 2, session.out
+    assert "hello.txt\n" in session.out
+
+
+FAILING = """\
+FROM busybox
+RUN echo before > /before
+RUN sh -c 'echo partial > /p; exit 3'
+"""
+
+
+def test_failing_run_stops_with_its_exit_code_and_filesystem(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    context = write_context(tmp_path / "ctx", FAILING)
+    session = run_debug(
+        builder_a, context,
+        ["continue", "info", "exec cat /p", "exec --init-state ls /", "cat /p", "continue"],
+    )
+    out = session.out
+    assert "Breakpoint[on-fail]: caught error" in out
+    assert "exit code: 3" in out
+    assert "*=>   3| RUN sh -c 'echo partial > /p; exit 3'" in out or \
+        " =>   3| RUN sh -c 'echo partial > /p; exit 3'" in out
+    assert "Exit code:   3" in out
+    assert out.count("partial\n") == 2, out
+    init_listing = out.split("exec --init-state", 1)[-1] if "exec --init-state" in out else out
+    assert "before" in init_listing
+    assert session.code == 1
+    assert "build failed" in session.err
+
+
+def test_mistakes_get_clear_messages_and_the_session_goes_on(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    context = write_context(tmp_path / "ctx", FAILING)
+    session = run_debug(
+        builder_a, context,
+        ["frobnicate", "break 99", "break x", "exec ls", "clear 7", "continue 5",
+         "break 2", "breakpoints", "next", "info", "q"],
+    )
+    assert session.code == 0, session.text
+    out = session.out
+    assert 'error: unknown command "frobnicate": type "help" for the list' in out
+    assert "error: line 99 is beyond the end of Dockerfile (3 lines)" in out
+    assert 'error: cannot parse breakpoint "x": give a line number or on-fail' in out
+    assert "error: not stopped at a step yet (at entry): use next or continue" in out
+    assert "error: no breakpoint with key '7'" in out
+    assert "error: no breakpoint with key '5'" in out
+    assert "on-fail\tbreaks on fail" in out
+    assert "0\tline: Dockerfile:2" in out
+    assert "Location:    Dockerfile:1" in out

@@ -1,0 +1,72 @@
+"""The founding walkthrough: debug on a fresh builder from a registry cache exported by
+another builder, stepping into cached RUN steps without running them again."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.integration.debugsession import run_debug, write_context
+from tests.lab import Buildkitd, Registry, buildctl
+
+SEED = """\
+FROM busybox AS build1
+RUN echo hello > /hello
+
+FROM busybox AS build2
+RUN echo hi > /hi
+
+FROM busybox
+COPY --from=build1 /hello /
+COPY --from=build2 /hi /
+RUN cat /hello /hi
+RUN head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n' > /token
+"""
+
+
+def test_seed_walkthrough_from_registry_cache(
+    tmp_path: Path, builder_a: Buildkitd, fresh_builder: Buildkitd, registry: Registry
+) -> None:
+    context = write_context(tmp_path / "ctx", SEED)
+    cache = f"{registry.host}/cache:seed-walkthrough"
+    built = tmp_path / "built"
+    buildctl(
+        builder_a, "build", "--frontend", "dockerfile.v0",
+        "--local", f"context={context}", "--local", f"dockerfile={context}",
+        "--export-cache", f"type=registry,ref={cache},mode=max",
+        "--output", f"type=local,dest={built}",
+    )
+    token = (built / "token").read_text()
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+
+    session = run_debug(
+        fresh_builder, context,
+        ["break 5", "break 10", "break 11", "continue", "exec cat /hi", "continue",
+         "exec cat /hello /hi", "continue", "exec cat /token", "q"],
+        "--cache-from", cache,
+    )
+    assert session.code == 0, session.text
+    out = session.out
+    assert "Breakpoint[0]: reached line: Dockerfile:5" in out
+    assert "*=>   5| RUN echo hi > /hi" in out
+    assert "Breakpoint[1]: reached line: Dockerfile:10" in out
+    assert "*=>  10| RUN cat /hello /hi" in out
+    # exec output in order: hi, then hello/hi, then A's token
+    assert re.search(r"\(buildg\) hi\n(.|\n)*\(buildg\) hello\nhi\n", out), out
+    assert token in out, "the token must come from A's build, not a new run"
+    for step in ("[build2 2/2] RUN echo hi > /hi", "[build1 2/2] RUN echo hello > /hello",
+                 "[stage-2 4/5] RUN cat /hello /hi"):
+        assert f"CACHED {step}" in session.err, session.err
+    # the cached RUNs were never executed on B: no log lines from them
+    assert not re.search(r"#\d+ \d+\.\d+ hello", session.err)
+
+
+def test_entry_listing_marks_every_starting_line(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    context = write_context(tmp_path / "ctx", SEED)
+    session = run_debug(builder_a, context, ["q"])
+    assert session.code == 0, session.text
+    assert 'Filename: "Dockerfile"\n =>   1| FROM busybox AS build1\n' in session.out
+    assert " =>   4| FROM busybox AS build2\n" in session.out
+    assert " =>   7| FROM busybox\n" in session.out
