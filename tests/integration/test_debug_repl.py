@@ -73,7 +73,7 @@ def test_exec_sees_env_workdir_user_cache_mount_and_flags(
     assert "foo=bar\npwd=/work\nuser=tester\n" in out
     assert "from-earlier\n" in out
     assert "x=1\n" in out
-    assert "(buildg) /tmp\n" in out
+    assert "(buildg) exec -w /tmp pwd\n/tmp\n" in out
     assert "exit code: 7" in out
     assert re.search(r"cache /cache \(cache id=/shared-cache\)", out), out
     assert "User:        tester" in out

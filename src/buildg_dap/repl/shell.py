@@ -88,6 +88,9 @@ class Shell:
             if line is None:
                 self.say("")
                 return self.exit_code
+            if not self.stdin.is_terminal:
+                # A scripted session reads like a typed one.
+                self.say(line)
             try:
                 if not await self.dispatch(line):
                     return self.exit_code
