@@ -97,12 +97,29 @@ class _Stream:
             await self.call.write(gateway_pb2.ExecMessage(ProcessID=self.pid, **kind))  # type: ignore[arg-type]
 
 
-async def _feed_stdin(stream: _Stream, stdin: AsyncIterator[bytes] | None) -> None:
-    if stdin is not None:
-        async for chunk in stdin:
-            if chunk:
-                await stream.send(File=gateway_pb2.FdMessage(Fd=0, Data=chunk))
-    await stream.send(File=gateway_pb2.FdMessage(Fd=0, EOF=True))
+class _Stdin:
+    """Feeds stdin until it ends or the process exits; either way fd 0 gets its EOF,
+    which BuildKit waits for before it reports the process Done."""
+
+    def __init__(self, stream: _Stream, source: AsyncIterator[bytes] | None) -> None:
+        self._stream = stream
+        self._source = source
+        self._scope = anyio.CancelScope()
+        self._closed = False
+
+    async def feed(self) -> None:
+        with self._scope:
+            if self._source is not None:
+                async for chunk in self._source:
+                    if chunk:
+                        await self._stream.send(File=gateway_pb2.FdMessage(Fd=0, Data=chunk))
+        await self.close()
+
+    async def close(self) -> None:
+        self._scope.cancel()
+        if not self._closed:
+            self._closed = True
+            await self._stream.send(File=gateway_pb2.FdMessage(Fd=0, EOF=True))
 
 
 async def _forward_control(stream: _Stream, control: ObjectReceiveStream[Control]) -> None:
@@ -139,8 +156,9 @@ async def run_process(
         if first is None or first.WhichOneof("Input") != "Started":
             raise ExecFailed(f"process did not start in container {container_id}")
         code = UNKNOWN_EXIT
+        stdin = _Stdin(stream, io.stdin)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_feed_stdin, stream, io.stdin)
+            tg.start_soon(stdin.feed)
             if io.control is not None:
                 tg.start_soon(_forward_control, stream, io.control)
             while True:
@@ -153,6 +171,7 @@ async def run_process(
                     if message.File.Data:
                         await sink(message.File.Data)
                 elif kind == "Exit":
+                    await stdin.close()
                     code = message.Exit.Code
                     if message.Exit.HasField("Error") and message.Exit.Error.code and code == 0:
                         raise ExecFailed(from_status(message.Exit.Error).message)
