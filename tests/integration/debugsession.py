@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,3 +50,54 @@ def write_context(root: Path, dockerfile: str, files: dict[str, str] | None = No
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     return root
+
+
+class LiveSession:
+    """A debug session fed one command at a time, waiting for each to finish, so the
+    test can change things on the host between commands."""
+
+    PROMPT = "(buildg) "
+
+    def __init__(self, builder: Buildkitd, context: Path, *flags: str) -> None:
+        self._process = subprocess.Popen(
+            debug_command(builder, context, *flags),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+        self.out = ""
+        self._wait_for(self.PROMPT)
+
+    def _wait_for(self, text: str, timeout: float = 120) -> None:
+        assert self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        start = len(self.out)
+        while text not in self.out[start:]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{text!r} not seen; output:\n{self.out}")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"session ended before {text!r}; output:\n{self.out}")
+            self.out += chunk.decode(errors="replace")
+
+    def run(self, command: str, until: str = "") -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.write(command.encode() + b"\n")
+        self._process.stdin.flush()
+        if command in ("q", "quit", "exit"):
+            self._process.wait(timeout=60)
+            return
+        if until:
+            self._wait_for(until)
+        self._wait_for(self.PROMPT)
+
+    def __enter__(self) -> LiveSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait(timeout=60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.integration.debugsession import run_debug, write_context
+from tests.integration.debugsession import LiveSession, run_debug, write_context
 from tests.lab import Buildkitd, buildctl
 
 THREE_STAGES = """\
@@ -148,3 +148,46 @@ def test_mistakes_get_clear_messages_and_the_session_goes_on(
     assert "on-fail\tbreaks on fail" in out
     assert "0\tline: Dockerfile:2" in out
     assert "Location:    Dockerfile:1" in out
+
+
+
+def test_list_log_help_and_continue_to_a_named_breakpoint(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    context = write_context(tmp_path / "ctx", THREE_STAGES)
+    session = run_debug(
+        builder_a, context,
+        ["break 2", "break 8", "continue 1", "list -B 1 -A 0", "log -n 3", "help exec",
+         "help", "q"],
+    )
+    assert session.code == 0, session.text
+    out = session.out
+    assert "Breakpoint[1]: reached line: Dockerfile:8" in out
+    assert "Breakpoint[0]: reached line" not in out
+    listing = out.split("(buildg) list -B 1 -A 0\n", 1)[1]
+    assert listing.startswith(
+        'Filename: "Dockerfile"\n      7| COPY --from=b /b /b\n*=>   8| RUN cat /b\n'
+    ), listing
+    assert "Usage: exec [--image]" in out
+    assert "continue     Proceed to the next or the specified breakpoint" in out
+    log_lines = out.split("(buildg) log -n 3\n", 1)[1].split("(buildg) ", 1)[0].splitlines()
+    assert len(log_lines) == 3 and all(line in session.err for line in log_lines)
+
+
+def test_reload_reads_the_changed_dockerfile_and_keeps_breakpoints(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    context = write_context(tmp_path / "ctx", THREE_STAGES)
+    with LiveSession(builder_a, context) as session:
+        session.run("break 5")
+        session.run("continue", until="Breakpoint[0]: reached line: Dockerfile:5")
+        session.run("exec cat /b")
+        (context / "Dockerfile").write_text(THREE_STAGES.replace("echo a", "echo changed"))
+        session.run("reload")
+        session.run("breakpoints")
+        session.run("continue", until="Breakpoint[0]: reached line: Dockerfile:5")
+        session.run("exec cat /b")
+        session.run("q")
+    assert session.out.count("(buildg) exec cat /b\na\n") == 1, session.out
+    assert session.out.count("(buildg) exec cat /b\nchanged\n") == 1, session.out
+    assert "0\tline: Dockerfile:5" in session.out
