@@ -41,7 +41,7 @@ def test_seed_walkthrough_from_registry_cache(
 
     session = run_debug(
         fresh_builder, context,
-        ["break 5", "break 10", "break 11", "continue", "exec cat /hi", "continue",
+        ["break 5", "break 10", "break 11", "continue", "exec cat /hi", "info", "continue",
          "exec cat /hello /hi", "continue", "exec cat /token", "q"],
         "--cache-from", cache,
     )
@@ -52,12 +52,15 @@ def test_seed_walkthrough_from_registry_cache(
     assert "Breakpoint[1]: reached line: Dockerfile:10" in out
     assert "*=>  10| RUN cat /hello /hi" in out
     # exec output in order: hi, then hello/hi, then A's token
-    assert "(buildg) exec cat /hi\nhi\n(buildg) continue\n" in out
+    assert "(buildg) exec cat /hi\nhi\n(buildg) info\n" in out
     assert "(buildg) exec cat /hello /hi\nhello\nhi\n(buildg) continue\n" in out
     assert token in out, "the token must come from A's build, not a new run"
     for step in ("[build2 2/2] RUN echo hi > /hi", "[build1 2/2] RUN echo hello > /hello",
                  "[stage-2 4/5] RUN cat /hello /hi"):
         assert f"CACHED {step}" in session.err, session.err
+    assert f"Result:      from imported cache {cache}" in out
+    # 3 RUNs + 2 COPYs + the token RUN from the cache; the three FROMs were resolved
+    assert "6 steps from cache, 3 executed" in session.err, session.err
     # the cached RUNs were never executed on B: no log lines from them
     assert not re.search(r"#\d+ \d+\.\d+ hello", session.err)
 

@@ -70,6 +70,16 @@ async def solve(conn: Connection, spec: SolveSpec) -> dict[str, str]:
     return dict(response.ExporterResponse)
 
 
+async def has_local_results(conn: Connection) -> bool:
+    """Whether the builder holds build results of its own (so a CACHED step may have
+    come from its local store rather than an imported cache)."""
+    try:
+        usage = await conn.control.DiskUsage(control_pb2.DiskUsageRequest())
+    except aio.AioRpcError as exc:
+        raise from_rpc(exc) from None
+    return any(record.RecordType == "regular" for record in usage.record)
+
+
 async def status(conn: Connection, ref: str) -> AsyncIterator[control_pb2.StatusResponse]:
     call = conn.control.Status(control_pb2.StatusRequest(Ref=ref))
     try:

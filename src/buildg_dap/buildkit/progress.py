@@ -60,7 +60,10 @@ class Progress:
         for v in message.vertexes:
             state = self.vertex(v.digest)
             state.name = v.name or state.name
-            state.cached = state.cached or v.cached
+            # The first completion decides: a step executed by one solve is reported
+            # CACHED by every later solve that reuses it.
+            if state.completed is None or state.cached:
+                state.cached = state.cached or v.cached
             if v.HasField("started"):
                 state.started = _seconds(v.started)
             if v.HasField("completed"):

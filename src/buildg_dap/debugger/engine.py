@@ -18,10 +18,12 @@ from typing import NoReturn
 from buildg_dap._proto.buildkit import gateway_pb2, ops_pb2
 from buildg_dap.buildkit.build import BuildRequest, RunningBuild, running_build
 from buildg_dap.buildkit.connection import Connection
+from buildg_dap.buildkit.control import has_local_results
 from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.llb import Graph, op_bytes, op_digest
 from buildg_dap.buildkit.progress import Progress
 from buildg_dap.buildkit.session.bridge import Attachable
+from buildg_dap.cache.attribution import CacheTally, StepOrigin, step_origin
 from buildg_dap.cache.reference import InvalidReference, Reference
 from buildg_dap.debugger.breakpoints import Breakpoint, Breakpoints
 from buildg_dap.debugger.program import Program, Step
@@ -66,8 +68,14 @@ class Engine:
         request: BuildRequest,
         attachables: Sequence[Attachable],
         progress: Progress,
+        cache_names: Sequence[str] = (),
     ) -> None:
         self.conn = conn
+        # Human names of the imported caches, for saying where a step came from.
+        self.cache_names = list(cache_names) or [
+            c.attrs.get("ref") or c.attrs.get("src", c.type) for c in request.cache_imports
+        ]
+        self.local_results_possible = True
         self.request = request
         self.attachables = list(attachables)
         self.progress = progress
@@ -91,9 +99,11 @@ class Engine:
         request: BuildRequest,
         attachables: Sequence[Attachable] = (),
         progress: Progress | None = None,
+        cache_names: Sequence[str] = (),
     ) -> AsyncIterator[Engine]:
-        engine = cls(conn, request, attachables, progress or Progress())
+        engine = cls(conn, request, attachables, progress or Progress(), cache_names)
         try:
+            engine.local_results_possible = await has_local_results(conn)
             await engine._start()
             yield engine
         finally:
@@ -118,6 +128,27 @@ class Engine:
         await self._stack.aclose()
         self._stack = AsyncExitStack()
         await self._start()
+
+    # --- where results came from ---------------------------------------------------
+
+    def origin(self, step: Step) -> StepOrigin | None:
+        """Executed, or loaded from which cache; None if the step has not been evaluated."""
+        state = self.progress.vertices.get(step.digest)
+        if state is None or state.completed is None:
+            return None
+        return step_origin(
+            cached=state.cached,
+            local_cache_hit_possible=self.local_results_possible,
+            imports=self.cache_names,
+        )
+
+    def tally(self) -> CacheTally:
+        tally = CacheTally()
+        for step in self.prog.steps if self.program is not None else []:
+            found = self.origin(step)
+            if found is not None:
+                tally.record(f"{step.digest}@{step.line}", found)
+        return tally
 
     # --- properties ------------------------------------------------------------
 

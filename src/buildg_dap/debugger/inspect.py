@@ -51,6 +51,7 @@ class StepInfo:
     mounts: list[MountInfo] = field(default_factory=list)
     platform: str = ""
     duration: float | None = None
+    origin: str = ""
     error: str = ""
     exit_code: int | None = None
 
@@ -62,6 +63,8 @@ class StepInfo:
             f"Kind:        {self.kind}",
             f"Status:      {self.status}",
         ]
+        if self.origin:
+            out.append(f"Result:      {self.origin}")
         if self.duration is not None:
             out.append(f"Duration:    {self.duration:.2f}s")
         if self.args:
@@ -126,6 +129,9 @@ def describe(engine: Engine, stop: Stop) -> StepInfo:
         error=stop.error.message if stop.error is not None else "",
         exit_code=stop.exit_code,
     )
+    origin = engine.origin(step)
+    if origin is not None and stop.error is None:
+        info.origin = origin.describe()
     op = step.node.op
     if op.HasField("platform"):
         p = op.platform

@@ -50,6 +50,7 @@ async def run_debug(
             async with Engine.launch(conn, request, attachables, progress) as engine:
                 shell = Shell(engine, Input(stdin_fd), out, log, view, image=image)
                 code = await shell.run()
+                log.write(info_line(shell.tally()) + "\n")
         except (SolveError, EngineError) as exc:
             log.write(info_line(f"error: {exc}") + "\n")
         tg.cancel_scope.cancel()

@@ -154,6 +154,9 @@ class Shell:
             self.say(f"Breakpoint[{stop.breakpoint.key}]: reached line: {stop.step.label()}")
         self._show_stop(stop)
 
+    def tally(self) -> str:
+        return self.engine.tally().summary()
+
     def _show_finished(self, done: Exited) -> None:
         error = done.finished.error
         if error is not None:
