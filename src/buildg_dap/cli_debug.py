@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 
 from buildg_dap.buildkit.build import BuildRequest
-from buildg_dap.buildkit.connection import Address, BuilderError, connect
+from buildg_dap.buildkit.connection import Address, BuilderError, TLSConfig, connect
 from buildg_dap.buildkit.control import CacheEntry
 from buildg_dap.repl.session import run_debug
 
@@ -24,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--cache-from", action="append", default=[])
     parser.add_argument("--platform", action="append", default=[])
     parser.add_argument("--addr", default=None)
+    parser.add_argument("--tlscacert", type=Path, default=None)
+    parser.add_argument("--tlscert", type=Path, default=None)
+    parser.add_argument("--tlskey", type=Path, default=None)
     parser.set_defaults(run=run)
 
 
@@ -48,7 +51,10 @@ def run(ns: argparse.Namespace) -> int:
 
     async def main() -> int:
         try:
-            conn = await connect(Address.parse(ns.addr))
+            tls = None
+            if ns.tlscacert or ns.tlscert or ns.tlskey:
+                tls = TLSConfig(ca=ns.tlscacert, cert=ns.tlscert, key=ns.tlskey)
+            conn = await connect(Address.parse(ns.addr), tls)
         except BuilderError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -51,11 +52,19 @@ class Buildkitd:
         mirror: str,
         insecure: Sequence[str] = (),
         snapshotters: Sequence[str] = SNAPSHOTTERS,
+        *,
+        tcp_port: int | None = None,
+        extra_args: Sequence[str | Path] = (),
     ) -> None:
         # Short paths: a Unix socket path must fit in 107 bytes.
         self.dir = Path(tempfile.mkdtemp(prefix="bgd-", dir="/tmp"))
         self.root = self.dir / "root"
-        self.address = f"unix://{self.dir}/buildkitd.sock"
+        # A tcp builder (e.g. one serving TLS) is ready when its port accepts.
+        self.tcp_port = tcp_port
+        self.address = (
+            f"tcp://127.0.0.1:{tcp_port}" if tcp_port else f"unix://{self.dir}/buildkitd.sock"
+        )
+        self._extra_args = list(extra_args)
         self.log_path = self.dir / "buildkitd.log"
         self._service: Service | None = None
         hosts = dict.fromkeys([mirror, *insecure])
@@ -93,12 +102,16 @@ class Buildkitd:
                 self.address,
                 "--config",
                 config,
+                *self._extra_args,
             ],
             self.log_path,
         )
         self._service.wait_ready(self._answers, timeout=60)
 
     def _answers(self) -> bool:
+        if self.tcp_port is not None:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", self.tcp_port)) == 0
         if not Path(self.address.removeprefix("unix://")).exists():
             return False
         try:

@@ -132,14 +132,14 @@ def _explain(address: Address, tls: TLSConfig | None, exc: aio.AioRpcError) -> B
                 f"TLS handshake with buildkitd at {address} failed ({mode}): check the "
                 f"CA, certificate and key, and whether the daemon expects TLS ({detail})"
             )
-        if "refused" in lowered or "no such file" in lowered or "failed to connect" in lowered:
-            return BuilderError(
-                f"nothing is listening at {address}: is buildkitd running there?"
-            )
-        if tls is None and ("eof" in lowered or "reset" in lowered or "frame" in lowered):
+        if tls is None and any(w in lowered for w in ("socket closed", "eof", "reset", "frame")):
             return BuilderError(
                 f"buildkitd at {address} closed the connection: it may require TLS "
                 "(--tlscacert/--tlscert/--tlskey)"
+            )
+        if "refused" in lowered or "no such file" in lowered:
+            return BuilderError(
+                f"nothing is listening at {address}: is buildkitd running there?"
             )
         return BuilderError(f"cannot reach buildkitd at {address}: {detail}")
     if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
