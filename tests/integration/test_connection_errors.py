@@ -18,7 +18,9 @@ from tests.lab import Buildkitd, Registry
 from tests.lab.registry import free_port
 
 
-def _debug(addr: str, *prefix: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def _debug(
+    addr: str, *prefix: str, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     context = Path(tempfile.mkdtemp(prefix="bgd-ctx-"))
     (context / "Dockerfile").write_text("FROM busybox\n")
     return subprocess.run(

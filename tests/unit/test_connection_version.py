@@ -17,7 +17,7 @@ class _OldDaemon(control_pb2_grpc.ControlServicer):
     def __init__(self, version: str) -> None:
         self.version = version
 
-    async def Info(self, request: Any, context: Any) -> control_pb2.InfoResponse:  # noqa: N802
+    async def Info(self, request: Any, context: Any) -> control_pb2.InfoResponse:
         return control_pb2.InfoResponse(
             buildkitVersion=worker_pb2.BuildkitVersion(version=self.version)
         )
