@@ -8,7 +8,7 @@ import os
 # gRPC's core logs handshake failures itself; our errors already explain them.
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-from buildg_dap import cli_debug  # noqa: E402
+from buildg_dap import cli_debug
 
 
 def main(argv: list[str] | None = None) -> int:
