@@ -11,6 +11,9 @@ import anyio
 from buildg_dap.buildkit.build import BuildRequest
 from buildg_dap.buildkit.connection import Address, BuilderError, TLSConfig, connect
 from buildg_dap.buildkit.control import CacheEntry
+from buildg_dap.cache.errors import CacheError
+from buildg_dap.cache.importer import resolve_imports
+from buildg_dap.dockerauth.store import CredentialStore
 from buildg_dap.repl.session import run_debug
 
 
@@ -59,6 +62,16 @@ def run(ns: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         async with conn:
-            return await run_debug(conn, request, image=ns.image)
+            try:
+                resolved = await resolve_imports(request.cache_imports, CredentialStore())
+            except CacheError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            for cache in resolved:
+                print(cache.one_line(), file=sys.stderr)
+            # Pinned digests: a tag moved during the session changes nothing.
+            pinned = request.model_copy(update={"cache_imports": [c.entry for c in resolved]})
+            names = [c.requested.attrs.get("ref", c.requested.type) for c in resolved]
+            return await run_debug(conn, pinned, image=ns.image, cache_names=names)
 
     return anyio.run(main)

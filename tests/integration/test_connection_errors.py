@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +17,16 @@ from tests.lab import Buildkitd, Registry
 from tests.lab.registry import free_port
 
 
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ctx")
+    (path / "Dockerfile").write_text("FROM busybox\n")
+    return path
+
+
 def _debug(
-    addr: str, *prefix: str, extra: tuple[str, ...] = ()
+    context: Path, addr: str, *prefix: str, extra: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    context = Path(tempfile.mkdtemp(prefix="bgd-ctx-"))
-    (context / "Dockerfile").write_text("FROM busybox\n")
     return subprocess.run(
         [*prefix, sys.executable, "-m", "buildg_dap", "debug", "--addr", addr, *extra,
          str(context)],
@@ -30,8 +34,8 @@ def _debug(
     )
 
 
-def test_socket_missing() -> None:
-    done = _debug("unix:///tmp/bgd-no-such-dir/buildkitd.sock")
+def test_socket_missing(context: Path) -> None:
+    done = _debug(context, "unix:///tmp/bgd-no-such-dir/buildkitd.sock")
     assert done.returncode == 1
     assert done.stderr.strip() == (
         "error: buildkitd socket /tmp/bgd-no-such-dir/buildkitd.sock does not exist: "
@@ -39,7 +43,7 @@ def test_socket_missing() -> None:
     )
 
 
-def test_permission_denied(tmp_path: Path) -> None:
+def test_permission_denied(tmp_path: Path, context: Path) -> None:
     path = tmp_path / "root-only.sock"
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(path))
@@ -47,7 +51,7 @@ def test_permission_denied(tmp_path: Path) -> None:
         os.chown(path, 65534, 65534)
         path.chmod(0o600)
         # Root reads everything; without the DAC capabilities it is an ordinary user.
-        done = _debug(f"unix://{path}", "setpriv", "--bounding-set",
+        done = _debug(context, f"unix://{path}", "setpriv", "--bounding-set",
                       "-dac_override,-dac_read_search")
     assert done.returncode == 1
     assert done.stderr.strip() == (
@@ -56,20 +60,20 @@ def test_permission_denied(tmp_path: Path) -> None:
     )
 
 
-def test_nothing_listening_on_a_socket(tmp_path: Path) -> None:
+def test_nothing_listening_on_a_socket(tmp_path: Path, context: Path) -> None:
     path = tmp_path / "stale.sock"
     with socket.socket(socket.AF_UNIX) as gone:
         gone.bind(str(path))  # the file stays, nobody listens
-    done = _debug(f"unix://{path}")
+    done = _debug(context, f"unix://{path}")
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"error: nothing is listening at unix://{path}: is buildkitd running there?"
     )
 
 
-def test_nothing_listening_on_a_port() -> None:
+def test_nothing_listening_on_a_port(context: Path) -> None:
     port = free_port()
-    done = _debug(f"tcp://127.0.0.1:{port}")
+    done = _debug(context, f"tcp://127.0.0.1:{port}")
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"error: nothing is listening at tcp://127.0.0.1:{port}: is buildkitd running there?"
@@ -136,9 +140,11 @@ def test_mutual_tls_connects(tls_builder: tuple[str, Certs, Certs]) -> None:
     assert anyio.run(check) == "v0.32.2"
 
 
-def test_tls_required_but_not_given(tls_builder: tuple[str, Certs, Certs]) -> None:
+def test_tls_required_but_not_given(
+    tls_builder: tuple[str, Certs, Certs], context: Path
+) -> None:
     address, _, _ = tls_builder
-    done = _debug(address)
+    done = _debug(context, address)
     assert done.returncode == 1
     assert done.stderr.startswith(
         f"error: buildkitd at {address} closed the connection: it may require TLS "
@@ -146,9 +152,11 @@ def test_tls_required_but_not_given(tls_builder: tuple[str, Certs, Certs]) -> No
     ), done.stderr
 
 
-def test_tls_with_the_wrong_authority(tls_builder: tuple[str, Certs, Certs]) -> None:
+def test_tls_with_the_wrong_authority(
+    tls_builder: tuple[str, Certs, Certs], context: Path
+) -> None:
     address, _, other = tls_builder
-    done = _debug(address, extra=("--tlscacert", str(other.ca), "--tlscert",
+    done = _debug(context, address, extra=("--tlscacert", str(other.ca), "--tlscert",
                                   str(other.client), "--tlskey", str(other.client_key)))
     assert done.returncode == 1
     assert done.stderr.startswith(

@@ -35,6 +35,7 @@ async def run_debug(
     attachables: Sequence[Attachable] = (),
     *,
     image: str = "",
+    cache_names: Sequence[str] = (),
     stdin_fd: int = 0,
     out: TextIO | None = None,
     err: TextIO | None = None,
@@ -47,7 +48,9 @@ async def run_debug(
     async with anyio.create_task_group() as tg:
         tg.start_soon(_cancel_on_termination, tg.cancel_scope)
         try:
-            async with Engine.launch(conn, request, attachables, progress) as engine:
+            async with Engine.launch(
+                conn, request, attachables, progress, cache_names
+            ) as engine:
                 shell = Shell(engine, Input(stdin_fd), out, log, view, image=image)
                 code = await shell.run()
                 log.write(info_line(shell.tally()) + "\n")

@@ -21,6 +21,7 @@ from buildg_dap._proto.fsutil import types_pb2
 from buildg_dap._proto.session import filesync_pb2, filesync_pb2_grpc
 from buildg_dap.buildkit.session.bridge import Attachable
 from buildg_dap.buildkit.session.fswalk import Entry, walk
+from buildg_dap.buildkit.session.patterns import InvalidPattern
 
 Packet = types_pb2.Packet
 _CHUNK = 256 * 1024
@@ -107,6 +108,11 @@ class FileSyncService(filesync_pb2_grpc.FileSyncServicer):
                     )
                 )
             )
+        except InvalidPattern as exc:
+            message = str(exc)
+            await context.write(Packet(type=Packet.PACKET_ERR, data=message.encode()))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+            return
         except OSError as exc:
             message = f"cannot read {exc.filename or root}: {exc.strerror or exc}"
             await context.write(Packet(type=Packet.PACKET_ERR, data=message.encode()))
