@@ -11,8 +11,12 @@ import anyio
 from buildg_dap.buildkit.build import BuildRequest
 from buildg_dap.buildkit.connection import Address, BuilderError, TLSConfig, connect
 from buildg_dap.buildkit.control import CacheEntry
+from buildg_dap.buildkit.session.auth import auth
+from buildg_dap.buildkit.session.secrets import SecretSpec, SecretSpecError, check_sources, secrets
+from buildg_dap.buildkit.session.ssh import SSHSpec, SSHSpecError, ssh
 from buildg_dap.cache.errors import CacheError
 from buildg_dap.cache.importer import resolve_imports
+from buildg_dap.dockerauth.config import ConfigError
 from buildg_dap.dockerauth.store import CredentialStore
 from buildg_dap.repl.session import run_debug
 
@@ -26,6 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--image", default="")
     parser.add_argument("--cache-from", action="append", default=[])
     parser.add_argument("--platform", action="append", default=[])
+    parser.add_argument("--secret", action="append", default=[])
+    parser.add_argument("--ssh", action="append", default=[])
     parser.add_argument("--addr", default=None)
     parser.add_argument("--tlscacert", type=Path, default=None)
     parser.add_argument("--tlscert", type=Path, default=None)
@@ -52,6 +58,16 @@ def run(ns: argparse.Namespace) -> int:
         cache_imports=[_cache_entry(c) for c in ns.cache_from],
     )
 
+    try:
+        secret_specs = [SecretSpec.parse(s) for s in ns.secret]
+        check_sources(secret_specs)
+        ssh_specs = [SSHSpec.parse(s) for s in ns.ssh]
+        store = CredentialStore()
+    except (SecretSpecError, SSHSpecError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    attachables = [auth(store), secrets(secret_specs), ssh(ssh_specs)]
+
     async def main() -> int:
         try:
             tls = None
@@ -63,7 +79,7 @@ def run(ns: argparse.Namespace) -> int:
             return 1
         async with conn:
             try:
-                resolved = await resolve_imports(request.cache_imports, CredentialStore())
+                resolved = await resolve_imports(request.cache_imports, store)
             except CacheError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
@@ -72,6 +88,6 @@ def run(ns: argparse.Namespace) -> int:
             # Pinned digests: a tag moved during the session changes nothing.
             pinned = request.model_copy(update={"cache_imports": [c.entry for c in resolved]})
             names = [c.requested.attrs.get("ref", c.requested.type) for c in resolved]
-            return await run_debug(conn, pinned, image=ns.image, cache_names=names)
+            return await run_debug(conn, pinned, attachables, image=ns.image, cache_names=names)
 
     return anyio.run(main)
