@@ -64,14 +64,14 @@ class LiveSession:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
         self.out = ""
+        self._pos = 0  # waits match only output after the previous match
         self._wait_for(self.PROMPT)
 
     def _wait_for(self, text: str, timeout: float = 120) -> None:
         assert self._process.stdout is not None
         fd = self._process.stdout.fileno()
         deadline = time.monotonic() + timeout
-        start = len(self.out)
-        while text not in self.out[start:]:
+        while (found := self.out.find(text, self._pos)) < 0:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"{text!r} not seen; output:\n{self.out}")
@@ -82,6 +82,7 @@ class LiveSession:
             if not chunk:
                 raise AssertionError(f"session ended before {text!r}; output:\n{self.out}")
             self.out += chunk.decode(errors="replace")
+        self._pos = found + len(text)
 
     def run(self, command: str, until: str = "") -> None:
         assert self._process.stdin is not None
