@@ -1,4 +1,4 @@
-"""The ``buildg-dap`` command line."""
+"""The ``buildg-dap`` command line: each subcommand lives in its own module."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ import os
 # gRPC's core logs handshake failures itself; our errors already explain them.
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-from buildg_dap import cli_cache, cli_debug
+from buildg_dap import cli_build, cli_builder, cli_cache, cli_debug
+
+# Each module adds its subparser and sets ``run(namespace) -> exit code``.
+SUBCOMMANDS = (cli_build, cli_debug, cli_builder, cli_cache)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="buildg-dap")
-    subparsers = parser.add_subparsers(required=True)
-    cli_debug.add_parser(subparsers)
-    cli_cache.add_parser(subparsers)
+    parser = argparse.ArgumentParser(
+        prog="buildg-dap", description="Build and debug Dockerfiles on BuildKit."
+    )
+    subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers)
     ns = parser.parse_args(argv)
     code: int = ns.run(ns)
     return code

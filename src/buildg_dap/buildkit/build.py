@@ -20,13 +20,16 @@ from pydantic import BaseModel, Field
 
 from buildg_dap._proto.buildkit import gateway_pb2
 from buildg_dap._proto.google.rpc import status_pb2
+from buildg_dap.asyncutil import single_errors
 from buildg_dap.buildkit import control
 from buildg_dap.buildkit.connection import Connection
-from buildg_dap.buildkit.control import CacheEntry, Exporter, SolveSpec
+from buildg_dap.buildkit.control import CacheEntry, SolveSpec
 from buildg_dap.buildkit.errors import SolveError, to_status
 from buildg_dap.buildkit.gateway import Gateway
+from buildg_dap.buildkit.options import Output
 from buildg_dap.buildkit.progress import Progress
 from buildg_dap.buildkit.session.bridge import Attachable, open_session
+from buildg_dap.buildkit.session.filesend import file_send
 from buildg_dap.buildkit.session.filesync import file_sync
 
 DOCKERFILE_FRONTEND = "dockerfile.v0"
@@ -43,7 +46,7 @@ class BuildRequest(BaseModel):
     no_cache: bool = False
     cache_imports: list[CacheEntry] = Field(default_factory=list)
     cache_exports: list[CacheEntry] = Field(default_factory=list)
-    exporters: list[Exporter] = Field(default_factory=list)
+    outputs: list[Output] = Field(default_factory=list)
     entitlements: list[str] = Field(default_factory=list)
 
     def frontend_options(self) -> dict[str, str]:
@@ -107,43 +110,47 @@ async def running_build(
     progress = progress or Progress()
     ref = secrets.token_hex(13)
     services = [file_sync(request.local_dirs()), *attachables]
-    async with open_session(conn, services) as session:
-        spec = SolveSpec(
-            ref=ref,
-            session_id=session.id,
-            cache_imports=request.cache_imports,
-            cache_exports=request.cache_exports,
-            exporters=request.exporters,
-            entitlements=request.entitlements,
-            frontend_attrs={},
-        )
-        build = RunningBuild(request, Gateway(conn, ref), progress, session.id)
-        solve_error: list[BaseException] = []
+    if any(output.target != "none" for output in request.outputs):
+        services.append(file_send(request.outputs))
+    solve_error: list[BaseException] = []
+    with single_errors():
+        async with open_session(conn, services) as session:
+            spec = SolveSpec(
+                ref=ref,
+                session_id=session.id,
+                cache_imports=request.cache_imports,
+                cache_exports=request.cache_exports,
+                exporters=[output.exporter() for output in request.outputs],
+                entitlements=request.entitlements,
+                frontend_attrs={},
+            )
+            build = RunningBuild(request, Gateway(conn, ref), progress, session.id)
 
-        async def run_solve() -> None:
-            try:
-                build.exporter_response = await control.solve(conn, spec)
-            except SolveError as exc:
-                solve_error.append(exc)
+            async def run_solve() -> None:
+                try:
+                    build.exporter_response = await control.solve(conn, spec)
+                except SolveError as exc:
+                    solve_error.append(exc)
 
-        async def read_status() -> None:
-            async for message in control.status(conn, ref):
-                progress.update(message)
+            async def read_status() -> None:
+                async for message in control.status(conn, ref):
+                    progress.update(message)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(read_status)
-            tg.start_soon(run_solve)
-            try:
-                yield build
-            finally:
-                if not build._returned:
-                    with (
-                        anyio.CancelScope(shield=True),
-                        anyio.move_on_after(10),
-                        suppress(SolveError),  # the solve is already gone
-                    ):
-                        await build.fail("build cancelled")
-        # After fail() the caller already holds the error; after finish() an error
-        # here comes from exporting (outputs, cache export) and must surface.
-        if solve_error and not build._failed:
-            raise solve_error[0]
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(read_status)
+                tg.start_soon(run_solve)
+                try:
+                    yield build
+                finally:
+                    if not build._returned:
+                        with (
+                            anyio.CancelScope(shield=True),
+                            anyio.move_on_after(10),
+                            suppress(SolveError),  # the solve is already gone
+                        ):
+                            await build.fail("build cancelled")
+    # After fail() the caller already holds the error; after finish() an error here
+    # comes from evaluating or exporting the result and must surface. Raised outside
+    # the session's task group so that callers see it unwrapped.
+    if solve_error and not build._failed:
+        raise solve_error[0]

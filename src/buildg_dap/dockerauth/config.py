@@ -7,8 +7,9 @@ import binascii
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
@@ -22,25 +23,29 @@ class ConfigError(Exception):
 
 
 class AuthEntry(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    """One ``auths`` entry; ``auth`` (base64 USER:PASSWORD) wins over username/password,
+    as in the Docker CLI."""
+
+    model_config = ConfigDict(extra="ignore")
 
     auth: str = ""
     username: str = ""
-    password: str = ""
-    identitytoken: str = ""
-    registrytoken: str = ""
+    password: str = Field(default="", repr=False)
+    identitytoken: str = Field(default="", repr=False)
+    registrytoken: str = Field(default="", repr=False)
 
     def user_and_password(self) -> tuple[str, str]:
-        if self.auth:
-            try:
-                decoded = base64.b64decode(self.auth, validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError) as exc:
-                raise ConfigError(f"invalid base64 in an auths entry: {exc}") from None
-            user, sep, password = decoded.partition(":")
-            if not sep:
-                raise ConfigError("an auths entry's auth is not base64 of USER:PASSWORD")
-            return user, password
-        return self.username, self.password
+        """Raises ValueError when ``auth`` is not base64 of USER:PASSWORD."""
+        if not self.auth:
+            return self.username, self.password
+        try:
+            decoded = base64.b64decode(self.auth, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise ValueError("its auth value is not valid base64") from None
+        user, sep, password = decoded.partition(":")
+        if not sep:
+            raise ValueError("its auth value does not decode to USER:PASSWORD")
+        return user, password
 
 
 class DockerConfig(BaseModel):
@@ -50,16 +55,47 @@ class DockerConfig(BaseModel):
     creds_store: str = Field(default="", alias="credsStore")
     cred_helpers: dict[str, str] = Field(default_factory=dict, alias="credHelpers")
 
+    # The Docker CLI writes ``null`` for sections it has emptied.
+    @field_validator("auths", "cred_helpers", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("creds_store", mode="before")
+    @classmethod
+    def _null_is_unset(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    def auth_entry(self, host: str) -> AuthEntry | None:
+        """The ``auths`` entry for a normalised host, whatever form its key takes."""
+        for key, entry in self.auths.items():
+            if normalize_host(key) == host:
+                return entry
+        return None
+
+    def helper(self, host: str) -> tuple[str, str] | None:
+        """(helper name, setting it came from) for a normalised host: the registry's own
+        ``credHelpers`` entry, else ``credsStore`` — one helper, never both. An empty
+        ``credHelpers`` entry means no helper for that registry, as in the Docker CLI."""
+        for key, name in self.cred_helpers.items():
+            if normalize_host(key) == host:
+                return (name, "credHelpers") if name else None
+        return (self.creds_store, "credsStore") if self.creds_store else None
+
 
 def normalize_host(key: str) -> str:
     """``https://index.docker.io/v1/``, ``docker.io`` ... are one registry; keys may be
     URLs with a scheme and a path."""
-    host = key.strip()
+    host = key.strip().lower()
     for scheme in ("https://", "http://"):
-        if host.startswith(scheme):
-            host = host[len(scheme) :]
-    host = host.split("/", 1)[0].lower()
+        host = host.removeprefix(scheme)
+    host = host.split("/", 1)[0]
     return DOCKER_HUB_API_HOST if host in _HUB_ALIASES else host
+
+
+def server_url(host: str) -> str:
+    """The name credential helpers and ``auths`` know a normalised host by."""
+    return DOCKER_HUB_KEY if host == DOCKER_HUB_API_HOST else host
 
 
 def config_dir() -> Path:
@@ -67,6 +103,7 @@ def config_dir() -> Path:
 
 
 def load(directory: Path | None = None) -> tuple[Path, DockerConfig]:
+    """The config file's path and contents; a missing file is an empty config."""
     path = (directory or config_dir()) / "config.json"
     try:
         text = path.read_text()
@@ -75,6 +112,21 @@ def load(directory: Path | None = None) -> tuple[Path, DockerConfig]:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        return path, DockerConfig.model_validate(json.loads(text))
-    except (ValueError, ValidationError) as exc:
-        raise ConfigError(f"{path} is not a valid Docker config: {exc}") from None
+        config = DockerConfig.model_validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{path} is not a valid Docker config: {_first_problem(exc)}") from None
+    # Decode every entry now, as the Docker CLI does, so a broken one fails early.
+    for key, entry in config.auths.items():
+        try:
+            entry.user_and_password()
+        except ValueError as exc:
+            raise ConfigError(f"{path}: auths entry {key!r} is invalid: {exc}") from None
+    return path, config
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "top level"
+    return f"{where}: {error['msg']}"

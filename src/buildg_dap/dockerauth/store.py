@@ -1,78 +1,72 @@
-"""Where registry credentials come from, in Docker's order: the registry's credHelper,
-then credsStore, then the plain ``auths`` of config.json."""
+"""Where registry credentials come from, in Docker's order: the registry's credential
+helper (``credHelpers``, else ``credsStore``), then the plain ``auths`` of config.json.
+
+One store serves both buildkitd (the session's Auth service) and our registry client.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+import anyio
+from pydantic import BaseModel, ConfigDict, Field
 
 from buildg_dap.dockerauth import helpers
-from buildg_dap.dockerauth.config import (
-    DOCKER_HUB_API_HOST,
-    DOCKER_HUB_KEY,
-    AuthEntry,
-    DockerConfig,
-    load,
-    normalize_host,
-)
+from buildg_dap.dockerauth.config import load, normalize_host, server_url
 
+# A helper answering this user name holds an identity (refresh) token, not a password.
 _IDENTITY_USER = "<token>"
 
 
 class Credentials(BaseModel):
+    """What is known for one registry; secrets stay out of repr and str."""
+
     model_config = ConfigDict(frozen=True)
 
     username: str = ""
-    secret: str = ""
-    identity_token: str | None = None
-    registry_token: str | None = None
-
-    def __repr__(self) -> str:  # never print secrets
-        return f"Credentials(username={self.username!r}, secret=***)"
+    secret: str = Field(default="", repr=False)
+    identity_token: str | None = Field(default=None, repr=False)
+    # A bearer token given in config.json, used as is instead of asking a token server.
+    registry_token: str | None = Field(default=None, repr=False)
 
 
 class CredentialStore:
-    """Credentials for registry hosts, read from one Docker config directory."""
+    """Credentials for registry hosts, read from one Docker config directory
+    (``$DOCKER_CONFIG`` or ``~/.docker`` by default)."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.path, self.config = load(directory)
+        # Helpers may prompt (a GPG pin entry) or be slow: ask each host once, one at a time.
+        self._found: dict[str, Credentials | None] = {}
+        self._lock = anyio.Lock()
 
     @classmethod
     def from_config_dir(cls, directory: Path) -> CredentialStore:
         return cls(directory)
 
-    @classmethod
-    def empty(cls) -> CredentialStore:
-        store = cls.__new__(cls)
-        store.path, store.config = Path("/dev/null"), DockerConfig()
-        return store
-
-    def _helper_for(self, host: str) -> str:
-        for key, helper in self.config.cred_helpers.items():
-            if normalize_host(key) == host:
-                return helper
-        return self.config.creds_store
-
-    def _auth_entry(self, host: str) -> AuthEntry | None:
-        for key, entry in self.config.auths.items():
-            if normalize_host(key) == host:
-                return entry
-        return None
-
     async def lookup(self, host: str) -> Credentials | None:
+        """Credentials for ``host`` (any spelling: URL, Docker Hub alias), or None.
+
+        Raises HelperError when a configured helper is missing or fails.
+        """
         host = normalize_host(host)
-        helper = self._helper_for(host)
-        if helper:
-            server = DOCKER_HUB_KEY if host == DOCKER_HUB_API_HOST else host
-            found = await helpers.get(helper, server)
+        async with self._lock:
+            if host not in self._found:
+                self._found[host] = await self._find(host)
+            return self._found[host]
+
+    async def _find(self, host: str) -> Credentials | None:
+        helper = self.config.helper(host)
+        if helper is not None:
+            found = await helpers.get(helper[0], server_url(host))
             if found is not None and (found.Username or found.Secret):
                 if found.Username == _IDENTITY_USER:
                     return Credentials(identity_token=found.Secret)
                 return Credentials(username=found.Username, secret=found.Secret)
-        entry = self._auth_entry(host)
+        entry = self.config.auth_entry(host)
         if entry is None:
             return None
+        # Already validated when the config was loaded.
         user, password = entry.user_and_password()
         if not (user or password or entry.identitytoken or entry.registrytoken):
             return None
@@ -84,15 +78,11 @@ class CredentialStore:
         )
 
     def sources(self, host: str) -> list[str]:
-        """Where credentials for ``host`` were looked for, for error messages."""
-        host = normalize_host(host)
+        """Where credentials for ``host`` are looked for, in order, for error messages."""
         places = []
-        for key, helper in self.config.cred_helpers.items():
-            if normalize_host(key) == host:
-                places.append(f"docker-credential-{helper} (credHelpers in {self.path})")
-        if self.config.creds_store:
-            places.append(
-                f"docker-credential-{self.config.creds_store} (credsStore in {self.path})"
-            )
-        places.append(f"{self.path} auths")
+        helper = self.config.helper(normalize_host(host))
+        if helper is not None:
+            name, setting = helper
+            places.append(f"docker-credential-{name} ({setting})")
+        places.append(f"{self.path} auths" if self.path.is_file() else f"{self.path} (absent)")
         return places

@@ -1,6 +1,8 @@
-"""Build secrets (``--secret id=ID,src=FILE|env=VAR``) served to buildkitd on request.
+"""Build secrets (``--secret id=ID[,type=file|env][,src=FILE|env=VAR]``) for buildkitd.
 
-Values are read when buildkitd asks, never logged, and never kept beyond the call.
+Specs follow buildx (util/buildflags/secrets.go); a spec naming neither a file nor a
+variable means the variable ``ID`` if it is set, else the file ``ID`` (BuildKit's
+secretsprovider). Values are read when buildkitd asks and never logged.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from typing import Any
 import anyio
 import grpc
 from grpc import aio
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from buildg_dap._proto.session import secrets_pb2, secrets_pb2_grpc
 from buildg_dap.buildkit.session.bridge import Attachable
+
+# BuildKit refuses larger secrets (secretsprovider.MaxSecretSize).
+MAX_SECRET_SIZE = 500 * 1024
 
 
 class SecretSpecError(ValueError):
@@ -25,82 +30,107 @@ class SecretSpecError(ValueError):
 
 
 class SecretSpec(BaseModel):
+    """One secret and where its value lives: exactly one of a file or a variable."""
+
     model_config = ConfigDict(frozen=True)
 
     id: str
     src: Path | None = None
     env: str | None = None
 
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretSpec:
+        if (self.src is None) == (self.env is None):
+            raise ValueError("a secret reads either a file or an environment variable")
+        return self
+
     @classmethod
     def parse(cls, text: str) -> SecretSpec:
-        """buildx's CSV form: ``id=ID[,type=file|env][,src|source=PATH][,env=VAR]``."""
+        def invalid(reason: str) -> SecretSpecError:
+            return SecretSpecError(f"invalid secret spec {text!r}: {reason}")
+
         try:
-            fields = next(csv.reader([text]))
-        except (csv.Error, StopIteration):
-            raise SecretSpecError(f"invalid secret spec {text!r}: not valid CSV") from None
-        values: dict[str, str] = {}
-        kind = ""
+            fields = next(csv.reader([text], strict=True), [])
+        except csv.Error as exc:
+            raise invalid(f"failed to parse csv secret: {exc}") from None
+        ident, kind, src, env = "", "", "", ""
         for field in fields:
             key, sep, value = field.partition("=")
-            key = key.strip().lower()
+            key = key.lower()
             if not sep:
-                raise SecretSpecError(
-                    f"invalid secret spec {text!r}: field '{field}' must be a key=value pair"
-                )
+                raise invalid(f"invalid field '{field}' must be a key=value pair")
             if key == "type":
                 if value not in ("file", "env"):
-                    raise SecretSpecError(
-                        f"invalid secret spec {text!r}: unsupported type {value!r}"
-                    )
+                    raise invalid(f"unsupported secret type {value!r}")
                 kind = value
-            elif key in ("id", "src", "source", "env"):
-                values["src" if key == "source" else key] = value
+            elif key == "id":
+                ident = value
+            elif key in ("src", "source"):
+                src = value
+            elif key == "env":
+                env = value
             else:
-                raise SecretSpecError(f"invalid secret spec {text!r}: unexpected key '{key}'")
-        if not values.get("id"):
-            raise SecretSpecError(f"invalid secret spec {text!r}: id is required")
-        if kind == "env" and not values.get("env"):
-            values["env"] = values.pop("src", "")
-        src, env = values.get("src"), values.get("env")
-        return cls(id=values["id"], src=Path(src) if src else None, env=env or None)
-
-    def read(self) -> bytes | None:
-        """The value, or None if its source does not exist (BuildKit then says not found)."""
-        env, src = self.env, self.src
-        if env is None and src is None:
-            # A bare id: an environment variable of that name, else a file of that name.
-            env = self.id if self.id in os.environ else None
-            src = None if env else Path(self.id)
-        if env is not None:
-            value = os.environ.get(env)
-            return value.encode() if value is not None else None
-        assert src is not None
-        try:
-            return src.expanduser().read_bytes()
-        except FileNotFoundError:
-            return None
+                raise invalid(f"unexpected key '{key}' in '{field}'")
+        if not ident:
+            raise invalid("secret missing ID")
+        if kind == "env" and not env:
+            src, env = "", src
+        if not src and not env:
+            if ident in os.environ:
+                env = ident
+            else:
+                src = ident
+        # buildx sends both when both are given; BuildKit then reads the variable.
+        return cls(id=ident, src=None if env else Path(src), env=env or None)
 
 
 def check_sources(specs: Sequence[SecretSpec]) -> None:
-    """Fail before the build when a named file or variable is missing."""
+    """Fail before the build when a file is missing or too big, or a variable unset."""
     for spec in specs:
-        if spec.src is not None and not spec.src.expanduser().is_file():
-            raise SecretSpecError(f"secret {spec.id!r}: file {spec.src} does not exist")
         if spec.env is not None and spec.env not in os.environ:
             raise SecretSpecError(f"secret {spec.id!r}: environment variable {spec.env} is not set")
+        if spec.src is None:
+            continue
+        try:
+            size = spec.src.stat().st_size
+        except FileNotFoundError:
+            raise SecretSpecError(f"secret {spec.id!r}: file {spec.src} does not exist") from None
+        except OSError as exc:
+            raise SecretSpecError(
+                f"secret {spec.id!r}: cannot read {spec.src}: {exc.strerror}"
+            ) from None
+        if size > MAX_SECRET_SIZE:
+            raise SecretSpecError(
+                f"secret {spec.id!r}: file {spec.src} is {size} bytes; "
+                f"the limit is {MAX_SECRET_SIZE} bytes"
+            )
 
 
 class SecretsService(secrets_pb2_grpc.SecretsServicer):
     def __init__(self, specs: Sequence[SecretSpec]) -> None:
+        # Later specs for the same id win, as in buildx.
         self._specs = {spec.id: spec for spec in specs}
 
     async def GetSecret(
         self, request: secrets_pb2.GetSecretRequest, context: aio.ServicerContext[Any, Any]
     ) -> secrets_pb2.GetSecretResponse:
         spec = self._specs.get(request.ID)
-        data = await anyio.to_thread.run_sync(spec.read) if spec is not None else None
-        if data is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"secret {request.ID} not found")
+        if spec is None:
+            # BuildKit's message; buildkitd turns it into "secret ID: not found".
+            await context.abort(grpc.StatusCode.NOT_FOUND, "not found")
+        if spec.env is not None:
+            data = os.environ.get(spec.env, "").encode()
+        else:
+            assert spec.src is not None  # guaranteed by the model
+            try:
+                data = await anyio.Path(spec.src).read_bytes()
+            except OSError as exc:
+                await context.abort(
+                    grpc.StatusCode.UNKNOWN,
+                    f"secret {request.ID}: cannot read {spec.src}: {exc.strerror}",
+                )
+        if len(data) > MAX_SECRET_SIZE:
+            await context.abort(grpc.StatusCode.UNKNOWN, f"invalid secret size {len(data)}")
         return secrets_pb2.GetSecretResponse(data=data)
 
 

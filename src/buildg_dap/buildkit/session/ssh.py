@@ -1,11 +1,16 @@
-"""SSH agent forwarding (``--ssh default|ID=SOCKET``): each ForwardAgent stream from
-buildkitd becomes one connection to the local agent socket."""
+"""SSH agent forwarding (``--ssh default|ID=SOCKET``).
+
+buildkitd opens one ForwardAgent stream per connection a build step makes to its
+mounted agent socket, naming the agent in the ``buildkit.ssh.id`` metadata
+(session/sshforward/ssh.go). Each stream becomes one connection to the local agent,
+with bytes copied both ways as they are (BuildKit's "raw" forwarding).
+"""
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +24,9 @@ from buildg_dap._proto.session import ssh_pb2, ssh_pb2_grpc
 from buildg_dap.buildkit.session.bridge import Attachable
 
 DEFAULT_ID = "default"
-_ID_KEY = "buildkit.ssh.id"
+ID_METADATA_KEY = "buildkit.ssh.id"
 _CHUNK = 32 * 1024
+Context = aio.ServicerContext[Any, Any]
 
 
 class SSHSpecError(ValueError):
@@ -28,6 +34,8 @@ class SSHSpecError(ValueError):
 
 
 class SSHSpec(BaseModel):
+    """One forwarded agent: the id a Dockerfile mounts and the agent's socket."""
+
     model_config = ConfigDict(frozen=True)
 
     id: str
@@ -35,66 +43,107 @@ class SSHSpec(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> SSHSpec:
-        ident, sep, paths = text.partition("=")
-        ident = ident.strip()
-        if not ident:
-            raise SSHSpecError(f"invalid ssh spec {text!r}: an id is required")
-        if not sep:
+        """buildx's form ``ID[=PATH[,PATH...]]``; no path means ``$SSH_AUTH_SOCK``."""
+
+        def invalid(reason: str) -> SSHSpecError:
+            return SSHSpecError(f"invalid ssh spec {text!r}: {reason}")
+
+        ident, sep, rest = text.partition("=")
+        paths = rest.split(",") if sep and rest else []
+        if not paths:
             agent = os.environ.get("SSH_AUTH_SOCK", "")
             if not agent:
-                raise SSHSpecError(
-                    f"invalid ssh spec {text!r}: SSH_AUTH_SOCK is not set; "
-                    "give a socket path (ID=PATH)"
-                )
-            return cls(id=ident, socket=Path(agent))
-        first = paths.split(",")[0].strip()
-        path = Path(first).expanduser()
+                raise invalid("SSH_AUTH_SOCK is not set; start ssh-agent or give ID=SOCKET")
+            paths = [agent]
+        sockets = [_agent_socket(path, invalid) for path in paths]
+        if len(sockets) > 1:
+            raise invalid("only one agent socket can be forwarded per id")
+        return cls(id=ident or DEFAULT_ID, socket=sockets[0])
+
+
+def _agent_socket(text: str, invalid: Callable[[str], SSHSpecError]) -> Path:
+    if not text:
+        raise invalid("empty path")
+    path = Path(text)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise invalid(f"{path} does not exist") from None
+    except OSError as exc:
+        raise invalid(f"cannot stat {path}: {exc.strerror}") from None
+    if stat.S_ISSOCK(mode):
+        return path
+    if stat.S_ISREG(mode):
+        # BuildKit would load it into an agent of its own; we only relay real agents.
+        raise invalid(
+            f"{path} is a file, not an agent socket: forwarding key files is not "
+            "supported; load the key into ssh-agent and use default"
+        )
+    raise invalid(f"{path} is not an agent socket")
+
+
+def _requested_id(context: Context) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == ID_METADATA_KEY and value:
+            return value.decode() if isinstance(value, bytes) else value
+    return DEFAULT_ID
+
+
+async def _to_agent(context: Context, agent: SocketStream) -> None:
+    while True:
+        message = await context.read()
+        if message is aio.EOF:
+            # buildkitd's side is done writing; the agent may still answer.
+            await agent.send_eof()
+            return
         try:
-            mode = path.stat().st_mode
-        except OSError:
-            raise SSHSpecError(f"invalid ssh spec {text!r}: {path} does not exist") from None
-        if not stat.S_ISSOCK(mode):
-            raise SSHSpecError(
-                f"invalid ssh spec {text!r}: {path} is not an agent socket; forwarding key "
-                "files is not supported: load the key into ssh-agent and use default"
-            )
-        return cls(id=ident, socket=path)
+            await agent.send(message.data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return
 
 
-async def _pump_to_agent(request_iterator: Any, agent: SocketStream) -> None:
-    async for message in request_iterator:
-        await agent.send(message.data)
-    await agent.send_eof()
+async def _from_agent(agent: SocketStream, context: Context) -> None:
+    while True:
+        try:
+            data = await agent.receive(_CHUNK)
+        except (anyio.EndOfStream, anyio.BrokenResourceError):
+            return
+        await context.write(ssh_pb2.BytesMessage(data=data))
 
 
 class SSHService(ssh_pb2_grpc.SSHServicer):
     def __init__(self, specs: Sequence[SSHSpec]) -> None:
+        # Later specs for the same id win, as in buildx.
         self._sockets = {spec.id: spec.socket for spec in specs}
 
     async def CheckAgent(
-        self, request: ssh_pb2.CheckAgentRequest, context: aio.ServicerContext[Any, Any]
+        self, request: ssh_pb2.CheckAgentRequest, context: Context
     ) -> ssh_pb2.CheckAgentResponse:
-        if (request.ID or DEFAULT_ID) not in self._sockets:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"unset ssh forward key {request.ID}")
+        ident = request.ID or DEFAULT_ID
+        if ident not in self._sockets:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unset ssh forward key {ident}")
         return ssh_pb2.CheckAgentResponse()
 
-    async def ForwardAgent(
-        self, request_iterator: Any, context: aio.ServicerContext[Any, Any]
-    ) -> Any:
-        metadata = dict(context.invocation_metadata() or ())
-        ident = str(metadata.get(_ID_KEY) or DEFAULT_ID)
+    # Both directions run at once through the context, so this is a coroutine rather
+    # than the generator the stubs describe.
+    async def ForwardAgent(  # type: ignore[override]
+        self, request_iterator: Any, context: Context
+    ) -> None:
+        ident = _requested_id(context)
         path = self._sockets.get(ident)
         if path is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unset ssh forward key {ident}")
-            return
-        async with await anyio.connect_unix(path) as agent, anyio.create_task_group() as tg:
-            tg.start_soon(_pump_to_agent, request_iterator, agent)
-            while True:
-                try:
-                    data = await agent.receive(_CHUNK)
-                except (anyio.EndOfStream, anyio.BrokenResourceError):
-                    break
-                yield ssh_pb2.BytesMessage(data=data)
+        try:
+            agent = await anyio.connect_unix(path)
+        except OSError as exc:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"failed to dial agent {ident} at {path}: {exc.strerror or exc}",
+            )
+        async with agent, anyio.create_task_group() as tg:
+            tg.start_soon(_to_agent, context, agent)
+            # The agent hanging up ends the exchange; nothing more could be answered.
+            await _from_agent(agent, context)
             tg.cancel_scope.cancel()
 
 

@@ -1,0 +1,78 @@
+"""``buildg-dap build``: a whole Dockerfile build, outputs and cache export included."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import anyio
+
+from buildg_dap.buildkit.build import running_build
+from buildg_dap.buildkit.connection import BuilderError
+from buildg_dap.buildkit.errors import SolveError
+from buildg_dap.buildkit.options import (
+    OptionError,
+)
+from buildg_dap.buildkit.progress import PlainPrinter, Progress
+from buildg_dap.buildkit.session.secrets import SecretSpecError
+from buildg_dap.buildkit.session.ssh import SSHSpecError
+from buildg_dap.buildkit.snippet import format_source
+from buildg_dap.cache.errors import CacheError
+from buildg_dap.cli_common import BuildCommand, add_build_flags, fail
+from buildg_dap.dockerauth.config import ConfigError
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("build", help="build a Dockerfile")
+    add_build_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def print_failure(error: SolveError) -> None:
+    print(f"error: {error}", file=sys.stderr)
+    for source in error.sources:
+        snippet = format_source(source)
+        if snippet:
+            print(snippet, end="", file=sys.stderr)
+
+
+async def build(command: BuildCommand) -> int:
+    try:
+        conn = await command.builder.connect()
+    except BuilderError as exc:
+        return fail(exc)
+    async with conn:
+        progress = Progress()
+        if command.progress == "plain":
+            PlainPrinter(progress, sys.stderr)
+        failure: SolveError | None = None
+        try:
+            await command.pin_caches(sys.stderr)
+        except CacheError as exc:
+            return fail(exc)
+        try:
+            attachables = command.attachables()
+            async with running_build(conn, command.request, attachables, progress) as running:
+                try:
+                    result = await running.solve_frontend()
+                except SolveError as exc:
+                    # Kept, not raised: raising here would reach us wrapped in the
+                    # build's task group.
+                    failure = exc
+                    await running.fail(exc)
+                else:
+                    await running.finish(result)
+        except SolveError as exc:
+            failure = exc
+    if failure is not None:
+        print_failure(failure)
+        return 1
+    return 0
+
+
+def run(ns: argparse.Namespace) -> int:
+    try:
+        command = BuildCommand.from_namespace(ns)
+    except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:
+        return fail(exc)
+    return anyio.run(build, command)

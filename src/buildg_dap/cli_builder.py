@@ -1,0 +1,137 @@
+"""``buildg-dap builder status|stop|du|prune``: look after the builder itself."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+from collections.abc import Awaitable, Callable
+
+import anyio
+from grpc import aio
+
+from buildg_dap._proto.buildkit import control_pb2
+from buildg_dap.buildkit import embedded
+from buildg_dap.buildkit.connection import BuilderError, Connection, connect
+from buildg_dap.buildkit.errors import from_rpc
+from buildg_dap.buildkit.progress import human_size
+from buildg_dap.cli_common import BuilderOptions, add_builder_flags, fail
+
+Action = Callable[[BuilderOptions, argparse.Namespace], Awaitable[int]]
+_TOP = 10
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9}
+_UNIT_NS["h"] = 60 * _UNIT_NS["m"]
+
+
+def parse_duration(text: str) -> int:
+    """A Go-style duration (``24h``, ``1h30m``, ``90s``) in nanoseconds."""
+    if not text or _DURATION.sub("", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 24h, 30m or 90s")
+    return sum(int(float(n) * _UNIT_NS[unit]) for n, unit in _DURATION.findall(text))
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("builder", help="manage the builder")
+    actions = parser.add_subparsers(required=True, metavar="ACTION")
+    commands: tuple[tuple[str, Action, str], ...] = (
+        ("status", status, "show the builder: address, version, workers"),
+        ("stop", stop, "stop the embedded builder"),
+        ("du", disk_usage, "show the builder's disk usage"),
+        ("prune", prune, "remove build cache"),
+    )
+    for name, func, help_text in commands:
+        action = actions.add_parser(name, help=help_text)
+        add_builder_flags(action)
+        action.set_defaults(run=functools.partial(_run, func))
+        if name == "prune":
+            action.add_argument("--all", action="store_true", help="also remove internal cache")
+            action.add_argument(
+                "--keep-duration", type=parse_duration, default=0, metavar="DURATION",
+                help="keep cache used within this long (e.g. 24h)",
+            )  # fmt: skip
+
+
+def _run(func: Action, ns: argparse.Namespace) -> int:
+    async def main() -> int:
+        try:
+            return await func(BuilderOptions.from_namespace(ns), ns)
+        except BuilderError as exc:
+            return fail(exc)
+
+    return anyio.run(main)
+
+
+async def _workers(conn: Connection) -> None:
+    try:
+        workers = await conn.control.ListWorkers(control_pb2.ListWorkersRequest())
+    except aio.AioRpcError as exc:
+        raise BuilderError(f"listing workers failed: {from_rpc(exc)}") from None
+    for worker in workers.record:
+        platforms = ", ".join(
+            "/".join(filter(None, (p.OS, p.Architecture, p.Variant))) for p in worker.platforms
+        )
+        snapshotter = worker.Labels.get("org.mobyproject.buildkit.worker.snapshotter", "?")
+        print(f"worker:   {worker.ID} (snapshotter {snapshotter})")
+        print(f"  platforms: {platforms}")
+
+
+async def status(options: BuilderOptions, ns: argparse.Namespace) -> int:
+    address = options.address
+    if address is None:
+        builder = embedded.EmbeddedBuilder.locate()
+        pid = embedded.daemon_pid(builder)
+        print(f"builder:  embedded (state {builder.state_dir})")
+        if pid is None or not await embedded.builder_version(builder.address):
+            print("running:  no")
+            return 0
+        print(f"running:  yes (pid {pid})")
+        address = builder.address
+    async with await connect(address, options.tls) as conn:
+        print(f"address:  {address}")
+        print(f"version:  {conn.version}")
+        await _workers(conn)
+    return 0
+
+
+async def stop(options: BuilderOptions, ns: argparse.Namespace) -> int:
+    if options.address is not None:
+        return fail("builder stop only stops the embedded builder; unset --addr/BUILDKIT_HOST")
+    pid = await embedded.stop(embedded.EmbeddedBuilder.locate())
+    print("embedded builder is not running" if pid is None else f"stopped buildkitd (pid {pid})")
+    return 0
+
+
+async def disk_usage(options: BuilderOptions, ns: argparse.Namespace) -> int:
+    async with await options.connect() as conn:
+        try:
+            usage = await conn.control.DiskUsage(control_pb2.DiskUsageRequest())
+        except aio.AioRpcError as exc:
+            return fail(from_rpc(exc))
+    records = list(usage.record)
+    total = sum(r.Size for r in records if r.Size > 0)
+    reclaimable = sum(r.Size for r in records if r.Size > 0 and not r.InUse)
+    biggest = sorted(records, key=lambda r: r.Size, reverse=True)[:_TOP]
+    if biggest:
+        print(f"{'ID':<27} {'SIZE':>10}  DESCRIPTION")
+    for r in biggest:
+        flag = "*" if r.InUse else " "
+        print(f"{r.ID[:25]:<25}{flag}  {human_size(r.Size):>10}  {r.Description[:60]}")
+    print(f"Entries:      {len(records)}")
+    print(f"Reclaimable:  {human_size(reclaimable)}")
+    print(f"Total:        {human_size(total)}")
+    return 0
+
+
+async def prune(options: BuilderOptions, ns: argparse.Namespace) -> int:
+    request = control_pb2.PruneRequest(all=ns.all, keepDuration=ns.keep_duration)
+    freed = count = 0
+    async with await options.connect() as conn:
+        try:
+            async for record in conn.control.Prune(request):
+                freed += max(record.Size, 0)
+                count += 1
+        except aio.AioRpcError as exc:
+            return fail(from_rpc(exc))
+    print(f"removed {count} entries, freed {human_size(freed)}")
+    return 0
