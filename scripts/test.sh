@@ -7,6 +7,6 @@ bash "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 export PATH="${BUILDG_DAP_GOBIN:-$HOME/go/bin}:$ROOT/.venv/bin:$PATH"
 python scripts/gen_protos.py --check
-ruff check src tests scripts benchmarks
+ruff check .
 mypy
 exec pytest "$@"
