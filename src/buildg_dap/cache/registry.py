@@ -10,7 +10,6 @@ is bounded by a total deadline.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from buildg_dap.cache.errors import (
 )
 from buildg_dap.cache.models import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
 from buildg_dap.cache.reference import Reference, sha256_digest
+from buildg_dap.dockerauth.config import is_loopback
 from buildg_dap.dockerauth.store import Credentials, CredentialStore
 from buildg_dap.dockerauth.token import Token, fetch_token, parse_challenge
 
@@ -72,21 +72,6 @@ class _Answer:
     reason: str
     headers: httpx.Headers
     body: bytes
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1, with or without a port."""
-    name = host
-    if name.startswith("["):
-        name = name[1 : name.find("]")]
-    elif name.count(":") == 1:
-        name = name.split(":", 1)[0]
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 class RegistryClient:

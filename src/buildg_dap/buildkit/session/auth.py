@@ -16,8 +16,7 @@ from grpc import aio
 
 from buildg_dap._proto.session import auth_pb2, auth_pb2_grpc
 from buildg_dap.buildkit.session.bridge import Attachable
-from buildg_dap.cache.registry import is_loopback
-from buildg_dap.dockerauth.config import ConfigError
+from buildg_dap.dockerauth.config import ConfigError, is_loopback
 from buildg_dap.dockerauth.helpers import HelperError
 from buildg_dap.dockerauth.store import Credentials, CredentialStore
 from buildg_dap.dockerauth.token import TokenError, fetch_token
