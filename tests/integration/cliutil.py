@@ -29,5 +29,6 @@ def write_context(root: Path, dockerfile: str, files: Mapping[str, str] | None =
     root.mkdir(parents=True, exist_ok=True)
     (root / "Dockerfile").write_text(dockerfile)
     for name, text in (files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     return root

@@ -10,7 +10,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.integration.cliutil import write_context
 from tests.lab import Buildkitd
+
+__all__ = ["LiveSession", "Transcript", "debug_command", "run_debug", "write_context"]
 
 
 @dataclass
@@ -41,15 +44,6 @@ def run_debug(
         check=False,
     )
     return Transcript(done.returncode, done.stdout, done.stderr)
-
-
-def write_context(root: Path, dockerfile: str, files: dict[str, str] | None = None) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "Dockerfile").write_text(dockerfile)
-    for name, text in (files or {}).items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
 
 
 class LiveSession:
