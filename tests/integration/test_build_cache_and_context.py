@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from tests.integration.cliutil import run_cli, write_context
-from tests.lab import Buildkitd, Lab, Registry, buildctl
+from tests.lab import Buildkitd, Lab, Registry, buildctl_build
 
 SEED = """\
 FROM busybox AS build1
@@ -22,9 +22,13 @@ COPY --from=build1 /hello /
 COPY --from=build2 /hi /
 RUN cat /hello /hi
 """
-STEPS = ["[build1 2/2] RUN echo hello > /hello", "[build2 2/2] RUN echo hi > /hi",
-         "[stage-2 2/4] COPY --from=build1 /hello /", "[stage-2 3/4] COPY --from=build2 /hi /",
-         "[stage-2 4/4] RUN cat /hello /hi"]
+STEPS = [
+    "[build1 2/2] RUN echo hello > /hello",
+    "[build2 2/2] RUN echo hi > /hi",
+    "[stage-2 2/4] COPY --from=build1 /hello /",
+    "[stage-2 3/4] COPY --from=build2 /hi /",
+    "[stage-2 4/4] RUN cat /hello /hi",
+]
 
 
 def _cached_steps(progress: str) -> set[str]:
@@ -38,8 +42,14 @@ def test_our_cache_export_is_used_by_us_and_by_buildctl(
 ) -> None:
     context = write_context(tmp_path / "ctx", SEED)
     ref = f"{registry.host}/cache:seed-ours"
-    done = run_cli("build", "--addr", builder_a.address,
-                   "--cache-to", f"type=registry,ref={ref},mode=max", context)
+    done = run_cli(
+        "build",
+        "--addr",
+        builder_a.address,
+        "--cache-to",
+        f"type=registry,ref={ref},mode=max",
+        context,
+    )
     assert done.returncode == 0, done.stderr
 
     ours_b = lab.fresh_builder()
@@ -53,9 +63,9 @@ def test_our_cache_export_is_used_by_us_and_by_buildctl(
 
     theirs_b = lab.fresh_builder()
     try:
-        imported = buildctl(theirs_b, "build", "--frontend", "dockerfile.v0",
-                            "--local", f"context={context}", "--local", f"dockerfile={context}",
-                            "--import-cache", f"type=registry,ref={ref}", "--progress", "plain")
+        imported = buildctl_build(
+            theirs_b, context, "--import-cache", f"type=registry,ref={ref}", "--progress", "plain"
+        )
         assert set(STEPS) <= _cached_steps(imported.stderr), imported.stderr
     finally:
         theirs_b.stop()
@@ -66,9 +76,7 @@ def test_buildctl_cache_export_is_used_by_us(
 ) -> None:
     context = write_context(tmp_path / "ctx", SEED.replace("hello", "bonjour"))
     ref = f"{registry.host}/cache:seed-buildctl"
-    buildctl(builder_a, "build", "--frontend", "dockerfile.v0",
-             "--local", f"context={context}", "--local", f"dockerfile={context}",
-             "--export-cache", f"type=registry,ref={ref},mode=max")
+    buildctl_build(builder_a, context, "--export-cache", f"type=registry,ref={ref},mode=max")
     done = run_cli("build", "--addr", fresh_builder.address, "--cache-from", ref, context)
     assert done.returncode == 0, done.stderr
     expected = {s.replace("hello", "bonjour") for s in STEPS}
@@ -77,7 +85,7 @@ def test_buildctl_cache_export_is_used_by_us(
 
 IGNORE_TREE = {
     ".dockerignore": "**/*.log\nbuild\n!build/keep.txt\ndocs/**/*.md\n!docs/api/index.md\n"
-                     "Dockerfile\n/secret.txt\n",
+    "Dockerfile\n/secret.txt\n",
     "app.py": "print('app')\n",
     "app.log": "top-level log\n",
     "src/deep/er/trace.log": "nested log\n",
@@ -108,8 +116,7 @@ def _both(builder: Buildkitd, context: Path, tmp_path: Path) -> tuple[dict[str, 
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
     done = run_cli("build", "--addr", builder.address, "-o", f"type=local,dest={ours}", context)
     assert done.returncode == 0, done.stderr
-    buildctl(builder, "build", "--frontend", "dockerfile.v0", "--local", f"context={context}",
-             "--local", f"dockerfile={context}", "--output", f"type=local,dest={theirs}")
+    buildctl_build(builder, context, "--output", f"type=local,dest={theirs}")
     return _tree(ours), _tree(theirs)
 
 
@@ -120,10 +127,21 @@ def test_dockerignore_gives_the_same_context_as_buildctl(
     context = write_context(tmp_path / "ctx", "FROM scratch\nCOPY . /\n", IGNORE_TREE)
     ours, theirs = _both(builder_a, context, tmp_path)
     assert ours == theirs
-    assert set(ours) >= {"app.py", "build/keep.txt", "docs/api/index.md", "docs/readme.txt",
-                         "src/deep/er/main.c"}
-    for gone in ("app.log", "src/deep/er/trace.log", "build/out.bin", "docs/guide/intro.md",
-                 "Dockerfile", "secret.txt"):
+    assert set(ours) >= {
+        "app.py",
+        "build/keep.txt",
+        "docs/api/index.md",
+        "docs/readme.txt",
+        "src/deep/er/main.c",
+    }
+    for gone in (
+        "app.log",
+        "src/deep/er/trace.log",
+        "build/out.bin",
+        "docs/guide/intro.md",
+        "Dockerfile",
+        "secret.txt",
+    ):
         assert gone not in ours
 
 

@@ -20,7 +20,7 @@ from buildg_dap.cache.importer import load_cache, resolve_imports
 from buildg_dap.cache.inspect import inspect_command
 from buildg_dap.cache.models import CACHE_CONFIG
 from buildg_dap.dockerauth.store import CredentialStore
-from tests.lab import Buildkitd, Registry, buildctl
+from tests.lab import Buildkitd, Registry, buildctl_build
 
 pytestmark = pytest.mark.integration
 
@@ -79,16 +79,7 @@ def export(builder: Buildkitd, dockerfile: str, workdir: Path, cache_to: str) ->
     context = workdir / "context"
     context.mkdir(parents=True, exist_ok=True)
     (context / "Dockerfile").write_text(dockerfile)
-    buildctl(
-        builder,
-        "build",
-        "--frontend",
-        "dockerfile.v0",
-        "--local",
-        f"context={context}",
-        "--local",
-        f"dockerfile={context}",
-        "--export-cache",
+    buildctl_build(builder, context, "--export-cache",
         cache_to,
     )
 
@@ -159,16 +150,7 @@ async def test_pinned_digest_survives_a_moved_tag(
     again = await load_cache(resolved.entry, store)
     assert again.contents.manifest_digest == pinned_digest
     context = tmp_path / "seed" / "context"
-    done = buildctl(
-        fresh_builder,
-        "build",
-        "--progress=plain",
-        "--frontend",
-        "dockerfile.v0",
-        "--local",
-        f"context={context}",
-        "--local",
-        f"dockerfile={context}",
+    done = buildctl_build(fresh_builder, context, "--progress=plain",
         "--import-cache",
         ",".join(f"{k}={v}" for k, v in {"type": "registry", **resolved.entry.attrs}.items()),
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.cliutil import CLI, run_cli, write_context
-from tests.lab import Buildkitd, Registry, buildctl
+from tests.lab import Buildkitd, Registry, buildctl_build
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +56,7 @@ def test_local_output_matches_buildctl(builder_a: Buildkitd, tmp_path: Path) -> 
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
     done = run_cli("build", "--addr", builder_a.address, "-o", f"type=local,dest={ours}", context)
     assert done.returncode == 0, done.stderr
-    buildctl(
-        builder_a, "build", "--frontend", "dockerfile.v0",
-        "--local", f"context={context}", "--local", f"dockerfile={context}",
-        "--output", f"type=local,dest={theirs}",
+    buildctl_build(builder_a, context, "--output", f"type=local,dest={theirs}",
     )  # fmt: skip
     assert describe(ours) == describe(theirs)
     assert (ours / "from-context.txt").read_text() == "from the context\n"

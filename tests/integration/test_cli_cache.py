@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.integration.debugsession import write_context
-from tests.lab import Buildkitd, Registry, buildctl
+from tests.lab import Buildkitd, Registry, buildctl_build
 
 
 def _inspect(*args: str) -> subprocess.CompletedProcess[str]:
@@ -21,9 +21,7 @@ def test_inspect_table_json_and_errors(
 ) -> None:
     context = write_context(tmp_path / "ctx", "FROM busybox\nRUN echo one > /one\n")
     ref = f"{registry.host}/cache:cli-inspect"
-    buildctl(builder_a, "build", "--frontend", "dockerfile.v0", "--local",
-             f"context={context}", "--local", f"dockerfile={context}",
-             "--export-cache", f"type=registry,ref={ref},mode=max")
+    buildctl_build(builder_a, context, "--export-cache", f"type=registry,ref={ref},mode=max")
     table = _inspect(ref)
     assert table.returncode == 0, table.stderr
     assert table.stdout.startswith(f"cache {ref}@sha256:")

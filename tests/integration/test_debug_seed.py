@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from tests.integration.debugsession import run_debug, write_context
-from tests.lab import Buildkitd, Registry, buildctl
+from tests.lab import Buildkitd, Registry, buildctl_build
 
 SEED = """\
 FROM busybox AS build1
@@ -30,10 +30,7 @@ def test_seed_walkthrough_from_registry_cache(
     context = write_context(tmp_path / "ctx", SEED)
     cache = f"{registry.host}/cache:seed-walkthrough"
     built = tmp_path / "built"
-    buildctl(
-        builder_a, "build", "--frontend", "dockerfile.v0",
-        "--local", f"context={context}", "--local", f"dockerfile={context}",
-        "--export-cache", f"type=registry,ref={cache},mode=max",
+    buildctl_build(builder_a, context, "--export-cache", f"type=registry,ref={cache},mode=max",
         "--output", f"type=local,dest={built}",
     )
     token = (built / "token").read_text()

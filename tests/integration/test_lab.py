@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.lab import Buildkitd, Registry, buildctl
+from tests.lab import Buildkitd, Registry, buildctl_build
 from tests.lab.busybox import BUSYBOX_BIN
 
 
@@ -13,15 +13,9 @@ def build_dockerfile(builder: Buildkitd, dockerfile: str, workdir: Path) -> Path
     context.mkdir()
     (context / "Dockerfile").write_text(dockerfile)
     out = workdir / "out"
-    buildctl(
+    buildctl_build(
         builder,
-        "build",
-        "--frontend",
-        "dockerfile.v0",
-        "--local",
-        f"context={context}",
-        "--local",
-        f"dockerfile={context}",
+        context,
         "--output",
         f"type=local,dest={out}",
     )

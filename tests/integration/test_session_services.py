@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.debugsession import run_debug, write_context
-from tests.lab import Buildkitd, Registry, buildctl
+from tests.lab import Buildkitd, Registry, buildctl_build
 from tests.lab.lab import AUTH_PASSWORD, AUTH_USER
 
 SECRET = "s3cr3t-value-9f1c"
@@ -68,16 +68,7 @@ def private_image(
     previous = os.environ.get("DOCKER_CONFIG")
     os.environ["DOCKER_CONFIG"] = str(config)
     try:
-        buildctl(
-            builder_a,
-            "build",
-            "--frontend",
-            "dockerfile.v0",
-            "--local",
-            f"context={context}",
-            "--local",
-            f"dockerfile={context}",
-            "--output",
+        buildctl_build(builder_a, context, "--output",
             f"type=image,name={image},push=true,registry.insecure=true",
         )
     finally:

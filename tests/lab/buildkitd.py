@@ -181,3 +181,13 @@ def buildctl(
             f"{done.stderr[-4000:]}\n--- {builder.log_path} ---\n{log_tail(builder.log_path)}"
         )
     return done
+
+
+def buildctl_build(
+    builder: Buildkitd, context: Path, *args: str | Path, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``buildctl build`` of the Dockerfile in ``context`` (which is also the build context)."""
+    return buildctl(
+        builder, "build", "--frontend", "dockerfile.v0", "--local", f"context={context}",
+        "--local", f"dockerfile={context}", *args, check=check, timeout=timeout,
+    )  # fmt: skip

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .buildkitd import Buildkitd, buildctl
+from .buildkitd import Buildkitd, buildctl_build
 from .registry import Registry
 from .service import LabError
 
@@ -35,15 +35,9 @@ def push_busybox(builder: Buildkitd, registry: Registry) -> str:
     try:
         shutil.copy2(BUSYBOX_BIN, context / "busybox")
         (context / "Dockerfile").write_text(DOCKERFILE)
-        buildctl(
+        buildctl_build(
             builder,
-            "build",
-            "--frontend",
-            "dockerfile.v0",
-            "--local",
-            f"context={context}",
-            "--local",
-            f"dockerfile={context}",
+            context,
             "--output",
             f"type=image,name={name},push=true,registry.insecure=true",
         )
