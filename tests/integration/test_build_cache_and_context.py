@@ -10,18 +10,9 @@ from pathlib import Path
 from tests.integration.cliutil import run_cli, write_context
 from tests.lab import Buildkitd, Lab, Registry, buildctl_build
 
-SEED = """\
-FROM busybox AS build1
-RUN echo hello > /hello
-
-FROM busybox AS build2
-RUN echo hi > /hi
-
-FROM busybox
-COPY --from=build1 /hello /
-COPY --from=build2 /hi /
-RUN cat /hello /hi
-"""
+ROOT = Path(__file__).resolve().parents[2]
+# The founding walkthrough's Dockerfile (busybox stands in for ubuntu).
+SEED = (ROOT / "examples" / "seed" / "Dockerfile").read_text()
 STEPS = [
     "[build1 2/2] RUN echo hello > /hello",
     "[build2 2/2] RUN echo hi > /hi",

@@ -9,19 +9,11 @@ from pathlib import Path
 from tests.integration.debugsession import run_debug, write_context
 from tests.lab import Buildkitd, Registry, buildctl_build
 
-SEED = """\
-FROM busybox AS build1
-RUN echo hello > /hello
-
-FROM busybox AS build2
-RUN echo hi > /hi
-
-FROM busybox
-COPY --from=build1 /hello /
-COPY --from=build2 /hi /
-RUN cat /hello /hi
-RUN head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n' > /token
-"""
+ROOT = Path(__file__).resolve().parents[2]
+# The founding walkthrough's Dockerfile (busybox stands in for ubuntu).
+SEED = (ROOT / "examples" / "seed" / "Dockerfile").read_text() + (
+    "RUN head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n' > /token\n"
+)
 
 
 def test_seed_walkthrough_from_registry_cache(
