@@ -3,6 +3,7 @@ ways) and the build context (.dockerignore, symlinks) compared with buildctl."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -42,6 +43,10 @@ def test_our_cache_export_is_used_by_us_and_by_buildctl(
         context,
     )
     assert done.returncode == 0, done.stderr
+    inspected = run_cli("cache", "inspect", ref, "--json")
+    assert inspected.returncode == 0, inspected.stderr
+    report = json.loads(inspected.stdout)
+    assert report["summary"]["records"] > 0 and report["summary"]["layers"] > 0
 
     ours_b = lab.fresh_builder()
     try:

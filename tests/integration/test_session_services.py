@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -148,3 +149,25 @@ def test_wrong_password_names_the_registry(
     assert code == 1
     assert auth_registry.host in text
     assert "401 Unauthorized" in text or "unauthorized" in text.lower(), text
+
+
+def test_ssh_agent_socket_is_forwarded_into_run(tmp_path: Path, builder_a: Buildkitd) -> None:
+    context = write_context(
+        tmp_path / "ctx",
+        "FROM busybox\nRUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo ssh-ok > /r\n",
+    )
+    agent = tmp_path / "agent.sock"
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(agent))
+        listener.listen()
+        forwarded = run_debug(builder_a, context, ["continue"], "--ssh", f"default={agent}")
+        # A different step, so the result above cannot be reused from cache.
+        (context / "Dockerfile").write_text(
+            (context / "Dockerfile").read_text().replace("ssh-ok", "ssh-again")
+        )
+        missing = run_debug(builder_a, context, ["continue"])
+    assert forwarded.code == 0, forwarded.text
+    # Without an agent the (optional) socket is absent and the RUN's test fails.
+    assert missing.code == 1
+    assert "Breakpoint[on-fail]: caught error" in missing.out
+    assert "exit code: 1" in missing.out

@@ -87,7 +87,7 @@ class Shell:
             line = await self.stdin.readline()
             if line is None:
                 self.say("")
-                return self.exit_code
+                return self._quit_code()
             if not self.stdin.is_terminal:
                 # A scripted session reads like a typed one.
                 self.say(line)
@@ -95,7 +95,12 @@ class Shell:
                 if not await self.dispatch(line):
                     return self.exit_code
             except Quit:
-                return self.exit_code
+                return self._quit_code()
+
+    def _quit_code(self) -> int:
+        """Leaving while stopped at a failed step is leaving a failed build."""
+        stop = self.engine.stop
+        return 1 if stop is not None and stop.error is not None else self.exit_code
 
     async def dispatch(self, line: str) -> bool:
         """Run one command line; False when the session is over."""
