@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import anyio
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from buildg_dap._proto.buildkit import control_pb2
@@ -48,6 +49,7 @@ class Progress:
 
     vertices: dict[str, VertexState] = field(default_factory=dict)
     listeners: list[Callable[[control_pb2.StatusResponse], None]] = field(default_factory=list)
+    _waiters: dict[str, anyio.Event] = field(default_factory=dict)
 
     def vertex(self, digest: str) -> VertexState:
         state = self.vertices.get(digest)
@@ -71,6 +73,21 @@ class Progress:
             state.error = v.error or state.error
         for listener in self.listeners:
             listener(message)
+        for v in message.vertexes:
+            if v.HasField("completed") and v.digest in self._waiters:
+                self._waiters.pop(v.digest).set()
+
+    async def completed(self, digest: str, *, within: float) -> VertexState | None:
+        """The vertex once buildkitd has reported it done. A solve can return before its
+        status arrives; None if it is not reported in time (BuildKit may not report a
+        vertex whose result it already had)."""
+        state = self.vertices.get(digest)
+        if state is None or state.completed is None:
+            event = self._waiters.setdefault(digest, anyio.Event())
+            with anyio.move_on_after(within):
+                await event.wait()
+            state = self.vertices.get(digest)
+        return state if state is not None and state.completed is not None else None
 
 
 class TextSink(Protocol):

@@ -28,6 +28,9 @@ from buildg_dap.cache.reference import InvalidReference, Reference
 from buildg_dap.debugger.breakpoints import Breakpoint, Breakpoints
 from buildg_dap.debugger.program import Program, Step
 
+# How long a stop waits for buildkitd's status of the step it just solved.
+_STATUS_WAIT = 2.0
+
 
 class Reason(Enum):
     ENTRY = "entry"
@@ -220,7 +223,7 @@ class Engine:
             result_id = await self.resolve(step.result_input)
         except SolveError as error:
             return await self._fail_or_stop(error, step)
-        state = self.progress.vertices.get(step.digest)
+        state = await self.progress.completed(step.digest, within=_STATUS_WAIT)
         self.position = step.index
         self.stop = Stop(
             reason,
