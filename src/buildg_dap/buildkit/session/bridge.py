@@ -26,7 +26,7 @@ from buildg_dap._proto.health import health_pb2, health_pb2_grpc
 from buildg_dap.buildkit.connection import Connection
 
 _PREFIX = "x-docker-expose-session-"
-_CHUNK = 32 * 1024
+_CHUNK = 1024 * 1024
 _SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
