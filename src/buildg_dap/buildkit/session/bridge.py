@@ -8,6 +8,7 @@ stream, so the services run on a private grpc.aio server bound to a Unix socket 
 from __future__ import annotations
 
 import secrets
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -17,7 +18,6 @@ from typing import Any
 
 import anyio
 import grpc
-from anyio.abc import SocketStream
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 
@@ -78,19 +78,38 @@ class Session:
         return tuple(md)
 
 
-async def _pump_in(call: Any, sock: SocketStream) -> None:
+async def _pump_in(call: Any, sock: socket.socket) -> None:
     async for message in call:
-        await sock.send(message.data)
-    await sock.send_eof()
+        view = memoryview(message.data)
+        while view:
+            await anyio.wait_writable(sock)
+            try:
+                view = view[sock.send(view) :]
+            except BlockingIOError:
+                continue
+    sock.shutdown(socket.SHUT_WR)
 
 
-async def _pump_out(call: Any, sock: SocketStream) -> None:
-    while True:
-        try:
-            data = await sock.receive(_CHUNK)
-        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            break
-        await call.write(control_pb2.BytesMessage(data=data))
+async def _pump_out(call: Any, sock: socket.socket) -> None:
+    """Our server writes small HTTP/2 frames; everything already buffered goes out as
+    one Session message, which keeps the per-message cost off large transfers."""
+    ended = False
+    while not ended:
+        await anyio.wait_readable(sock)
+        buffer = bytearray()
+        while len(buffer) < _CHUNK:
+            try:
+                data = sock.recv(_CHUNK - len(buffer))
+            except BlockingIOError:
+                break
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            if not data:
+                ended = True
+                break
+            buffer += data
+        if buffer:
+            await call.write(control_pb2.BytesMessage(data=bytes(buffer)))
     await call.done_writing()
 
 
@@ -121,14 +140,17 @@ async def open_session(
         try:
             call = conn.control.Session(metadata=session.metadata())
             try:
-                sock = await anyio.connect_unix(path)
-                async with sock, anyio.create_task_group() as tg:
-                    tg.start_soon(_pump_in, call, sock)
-                    tg.start_soon(_pump_out, call, sock)
-                    try:
-                        yield session
-                    finally:
-                        tg.cancel_scope.cancel()
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                with sock:
+                    sock.connect(path)  # local and already listening: does not block
+                    sock.setblocking(False)
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(_pump_in, call, sock)
+                        tg.start_soon(_pump_out, call, sock)
+                        try:
+                            yield session
+                        finally:
+                            tg.cancel_scope.cancel()
             finally:
                 call.cancel()
         except aio.AioRpcError as exc:
