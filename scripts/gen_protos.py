@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 OUT = ROOT / "src" / "buildg_dap" / "_proto"
 PACKAGE = "buildg_dap._proto"
-_IMPORT = re.compile(r"^(from|import) (buildkit|fsutil|session|health|google\.rpc)(\.| )", re.M)
+_IMPORT = re.compile(
+    r"^(from|import) (buildkit|containerd|fsutil|session|health|google\.rpc)(\.| )", re.M
+)
 
 
 def _rewrite(text: str) -> str:

@@ -17,6 +17,7 @@ from buildg_dap.buildkit.connection import (
     address_from_env,
     connect,
 )
+from buildg_dap.buildkit.control import CacheEntry
 from buildg_dap.buildkit.embedded import EmbeddedBuilder, ensure_started
 from buildg_dap.buildkit.options import (
     OptionError,
@@ -91,6 +92,24 @@ def add_build_flags(parser: argparse.ArgumentParser, *, debug: bool = False) -> 
     add_builder_flags(parser)
 
 
+def _local_caches(entries: list[CacheEntry], key: str) -> list[CacheEntry]:
+    """Local cache directories made absolute: BuildKit names the content store it asks
+    our session for after the directory as given, so it must not depend on the cwd.
+    Export directories are created up front, as buildctl does."""
+    done = []
+    for entry in entries:
+        if entry.type == "local":
+            path = Path(entry.attrs[key]).resolve()
+            if key == "dest":
+                try:
+                    path.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise OptionError(f"--cache-to: cannot create {path}: {exc.strerror}") from None
+            entry = entry.model_copy(update={"attrs": {**entry.attrs, key: str(path)}})
+        done.append(entry)
+    return done
+
+
 class BuildCommand(BaseModel):
     """A validated ``build`` or ``debug`` command line."""
 
@@ -129,15 +148,12 @@ class BuildCommand(BaseModel):
             build_args=parse_build_args(ns.build_arg),
             platforms=parse_platforms(ns.platform),
             no_cache=getattr(ns, "no_cache", False),
-            cache_imports=parse_caches(ns.cache_from, export=False),
-            cache_exports=parse_caches(getattr(ns, "cache_to", []), export=True),
+            cache_imports=_local_caches(parse_caches(ns.cache_from, export=False), "src"),
+            cache_exports=_local_caches(
+                parse_caches(getattr(ns, "cache_to", []), export=True), "dest"
+            ),
             outputs=outputs,
         )
-        for entry in (*request.cache_imports, *request.cache_exports):
-            if entry.type == "local":
-                # BuildKit reads and writes local caches through a content store the
-                # client serves over the session; buildg-dap does not serve one.
-                raise OptionError("local caches are not supported by build yet: use a registry")
         secret_specs = [SecretSpec.parse(text) for text in ns.secret]
         check_sources(secret_specs)
         return cls(
@@ -157,7 +173,11 @@ class BuildCommand(BaseModel):
         self.request = self.request.model_copy(
             update={"cache_imports": [cache.entry for cache in resolved]}
         )
-        return [cache.requested.attrs.get("ref", cache.requested.type) for cache in resolved]
+        # A registry cache is named by its ref, a local one by its directory.
+        return [
+            c.requested.attrs.get("ref") or c.requested.attrs.get("src") or c.requested.type
+            for c in resolved
+        ]
 
 
 def fail(message: object) -> int:

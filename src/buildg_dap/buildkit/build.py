@@ -29,6 +29,7 @@ from buildg_dap.buildkit.gateway import Gateway
 from buildg_dap.buildkit.options import Output
 from buildg_dap.buildkit.progress import Progress
 from buildg_dap.buildkit.session.bridge import Attachable, open_session
+from buildg_dap.buildkit.session.content import content_store, local_stores, record_exports
 from buildg_dap.buildkit.session.filesend import file_send
 from buildg_dap.buildkit.session.filesync import file_sync
 
@@ -112,6 +113,9 @@ async def running_build(
     services = [file_sync(request.local_dirs()), *attachables]
     if any(output.target != "none" for output in request.outputs):
         services.append(file_send(request.outputs))
+    stores = local_stores(request.cache_imports, request.cache_exports)
+    if stores:
+        services.append(content_store(stores))
     solve_error: list[BaseException] = []
     with single_errors():
         async with open_session(conn, services) as session:
@@ -129,6 +133,7 @@ async def running_build(
             async def run_solve() -> None:
                 try:
                     build.exporter_response = await control.solve(conn, spec)
+                    await record_exports(request.cache_exports, build.exporter_response)
                 except SolveError as exc:
                     solve_error.append(exc)
 
