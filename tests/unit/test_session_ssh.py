@@ -120,9 +120,12 @@ async def forward(channel: aio.Channel, ident: str | None, chunks: list[bytes]) 
     """Sends ``chunks`` then half-closes, as buildkitd does; returns all that came back."""
     metadata = (("buildkit.ssh.id", ident),) if ident is not None else None
     call = ssh_pb2_grpc.SSHStub(channel).ForwardAgent(metadata=metadata)
-    for chunk in chunks:
-        await call.write(ssh_pb2.BytesMessage(data=chunk))
-    await call.done_writing()
+    try:
+        for chunk in chunks:
+            await call.write(ssh_pb2.BytesMessage(data=chunk))
+        await call.done_writing()
+    except aio.AioRpcError:
+        pass  # the service may end the call before reading; its status comes below
     received = b""
     async for message in call:
         received += message.data

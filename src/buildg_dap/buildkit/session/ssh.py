@@ -136,9 +136,12 @@ class SSHService(ssh_pb2_grpc.SSHServicer):
         try:
             agent = await anyio.connect_unix(path)
         except OSError as exc:
+            reason = exc.strerror or str(exc)
+        else:
+            reason = ""
+        if reason:
             await context.abort(
-                grpc.StatusCode.UNAVAILABLE,
-                f"failed to dial agent {ident} at {path}: {exc.strerror or exc}",
+                grpc.StatusCode.UNAVAILABLE, f"failed to dial agent {ident} at {path}: {reason}"
             )
         async with agent, anyio.create_task_group() as tg:
             tg.start_soon(_to_agent, context, agent)
