@@ -27,7 +27,6 @@ from buildg_dap.buildkit.connection import Connection
 
 _PREFIX = "x-docker-expose-session-"
 _CHUNK = 1024 * 1024
-_BATCH = 256 * 1024
 _SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -91,37 +90,24 @@ async def _pump_in(call: Any, sock: socket.socket) -> None:
     sock.shutdown(socket.SHUT_WR)
 
 
-def _drain(sock: socket.socket, buffer: bytearray) -> bool:
-    """Append what the socket already holds (up to _CHUNK); False once it has ended."""
-    while len(buffer) < _CHUNK:
-        try:
-            data = sock.recv(_CHUNK - len(buffer))
-        except BlockingIOError:
-            return True
-        except (ConnectionResetError, BrokenPipeError):
-            return False
-        if not data:
-            return False
-        buffer += data
-    return True
-
-
 async def _pump_out(call: Any, sock: socket.socket) -> None:
-    """Our server writes small HTTP/2 frames; what is buffered goes out as one Session
-    message, which keeps the per-message cost off large transfers."""
-    open_ = True
-    while open_:
+    """Our server writes small HTTP/2 frames; everything already buffered goes out as
+    one Session message, which keeps the per-message cost off large transfers."""
+    ended = False
+    while not ended:
         await anyio.wait_readable(sock)
         buffer = bytearray()
-        open_ = _drain(sock, buffer)
-        # During a transfer more frames are being written right now: let the loop run
-        # once and take them too, rather than sending each frame on its own.
-        while open_ and _BATCH > len(buffer) > 0:
-            size = len(buffer)
-            await anyio.lowlevel.checkpoint()
-            open_ = _drain(sock, buffer)
-            if len(buffer) == size:
+        while len(buffer) < _CHUNK:
+            try:
+                data = sock.recv(_CHUNK - len(buffer))
+            except BlockingIOError:
                 break
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            if not data:
+                ended = True
+                break
+            buffer += data
         if buffer:
             await call.write(control_pb2.BytesMessage(data=bytes(buffer)))
     await call.done_writing()
