@@ -18,7 +18,6 @@ from typing import Any
 
 import anyio
 import grpc
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 
@@ -91,49 +90,27 @@ async def _pump_in(call: Any, sock: socket.socket) -> None:
     sock.shutdown(socket.SHUT_WR)
 
 
-async def _read_socket(sock: socket.socket, chunks: MemoryObjectSendStream[bytes]) -> None:
-    async with chunks:
-        ended = False
-        while not ended:
-            await anyio.wait_readable(sock)
-            buffer = bytearray()
-            while len(buffer) < _CHUNK:
-                try:
-                    data = sock.recv(_CHUNK - len(buffer))
-                except BlockingIOError:
-                    break
-                except (ConnectionResetError, BrokenPipeError):
-                    data = b""
-                if not data:
-                    ended = True
-                    break
-                buffer += data
-            if buffer:
-                await chunks.send(bytes(buffer))
-
-
-async def _write_session(call: Any, chunks: MemoryObjectReceiveStream[bytes]) -> None:
-    """Everything read while the previous message was being sent goes out as one: a
-    write waits for flow control, so sending each read on its own would be slow."""
-    async with chunks:
-        async for first in chunks:
-            parts, size = [first], len(first)
-            while size < _CHUNK:
-                try:
-                    more = chunks.receive_nowait()
-                except (anyio.WouldBlock, anyio.EndOfStream):
-                    break
-                parts.append(more)
-                size += len(more)
-            await call.write(control_pb2.BytesMessage(data=b"".join(parts)))
-    await call.done_writing()
-
-
 async def _pump_out(call: Any, sock: socket.socket) -> None:
-    send, receive = anyio.create_memory_object_stream[bytes](max_buffer_size=64)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_read_socket, sock, send)
-        tg.start_soon(_write_session, call, receive)
+    """Our server writes small HTTP/2 frames; everything already buffered goes out as
+    one Session message, which keeps the per-message cost off large transfers."""
+    ended = False
+    while not ended:
+        await anyio.wait_readable(sock)
+        buffer = bytearray()
+        while len(buffer) < _CHUNK:
+            try:
+                data = sock.recv(_CHUNK - len(buffer))
+            except BlockingIOError:
+                break
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            if not data:
+                ended = True
+                break
+            buffer += data
+        if buffer:
+            await call.write(control_pb2.BytesMessage(data=bytes(buffer)))
+    await call.done_writing()
 
 
 @asynccontextmanager

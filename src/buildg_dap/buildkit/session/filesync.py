@@ -26,8 +26,7 @@ from buildg_dap.buildkit.session.patterns import InvalidPattern
 
 Packet = types_pb2.Packet
 _CHUNK = 1024 * 1024
-_SENDERS = 16
-_INLINE_READ = 64 * 1024
+_SENDERS = 4
 
 
 class UnreadableFile(Exception):
@@ -73,12 +72,8 @@ class _Sender:
                 offset = 0
                 while True:
                     try:
-                        # Small files are read in place: a worker-thread hop costs more
-                        # than reading a few pages, and most context files are small.
-                        if self._entries[file_id].stat.size <= _INLINE_READ:
-                            chunk = _read_chunk(source, offset)
-                        else:
-                            chunk = await anyio.to_thread.run_sync(_read_chunk, source, offset)
+                        # One worker-thread hop per chunk (most files are one chunk).
+                        chunk = await anyio.to_thread.run_sync(_read_chunk, source, offset)
                     except OSError as exc:
                         raise UnreadableFile(
                             f"cannot read {source}: {exc.strerror or exc}"
@@ -144,8 +139,7 @@ class FileSyncService(filesync_pb2_grpc.FileSyncServicer):
                 for _ in range(_SENDERS):
                     tg.start_soon(sender.send_files, receive_ids.clone())
                 receive_ids.close()
-                # buildkitd asks for files while the listing is still coming.
-                tg.start_soon(sender.send_listing)
+                await sender.send_listing()
                 async with send_ids:
                     while True:
                         packet = await context.read()
