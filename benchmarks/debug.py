@@ -43,7 +43,7 @@ from buildg_dap.debugger.process import ProcessIO, container, run_process
 TARGET_RUN_RATIO = 1.1
 TARGET_NEXT_MS = 150.0
 TARGET_EXEC_MS = 400.0
-STATUS_SETTLE = 1.0  # seconds for Control.Status to deliver the last vertex updates
+STATUS_WAIT = 2.0  # seconds to wait for Control.Status to report a vertex done
 
 # Three stages doing a little real work: 128 MiB generated, hashed, and combined.
 WORK_DOCKERFILE = """\
@@ -151,12 +151,10 @@ async def step_over_cached(conn: Connection, request: BuildRequest, rounds: int)
                 assert stop.step is not None
                 every.append(elapsed)
                 stops.append((stop, elapsed))
-            # Status messages trail the solve replies: read each vertex's final state
-            # once the stream has caught up, beside what the stop itself recorded.
-            await anyio.sleep(STATUS_SETTLE)
+            # Cross-check each stop against the status stream's own report of the step.
             for stop, elapsed in stops:
                 assert stop.step is not None
-                final = engine.progress.vertices.get(stop.step.digest)
+                final = await engine.progress.completed(stop.step.digest, within=STATUS_WAIT)
                 rows.append([round_, stop.step.index, stop.step.line, stop.step.instruction,
                              stop.cached, final.cached if final else None, elapsed * 1000])
     print_table(["round", "step", "line", "instruction", "stop.cached", "CACHED (status)",
