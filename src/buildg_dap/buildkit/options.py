@@ -19,41 +19,59 @@ CACHE_IMPORT_TYPES = ("registry", "local", "gha", "s3", "azblob")
 CACHE_EXPORT_TYPES = ("registry", "local", "inline", "gha", "s3", "azblob")
 OUTPUT_TYPES = ("local", "tar", "oci", "docker", "image", "registry")
 _BOOL_ATTRS = ("registry.insecure", "image-manifest", "oci-mediatypes", "ignore-error", "push")
-_GO_BOOLS = {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
+
+
+# strconv.ParseBool, which BuildKit and buildx use for boolean attributes.
+GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 
 
 class OptionError(ValueError):
     """A malformed flag value; the message names the flag and the value."""
 
 
-def _fields(flag: str, text: str) -> list[str]:
+class MalformedFields(ValueError):
+    """A CSV ``key=value`` list that does not parse; callers add their context."""
+
+
+def csv_fields(text: str) -> list[str]:
     try:
         rows = list(csv.reader([text], strict=True))
     except csv.Error as exc:
-        raise OptionError(f"{flag} {text!r}: bad CSV: {exc}") from None
+        raise MalformedFields(f"bad CSV: {exc}") from None
     return rows[0] if rows else []
 
 
-def _pairs(flag: str, text: str, fields: Iterable[str]) -> dict[str, str]:
+def key_values(fields: Iterable[str]) -> dict[str, str]:
     """``key=value`` fields; keys are case-insensitive like buildx's."""
     attrs: dict[str, str] = {}
     for field in fields:
         key, sep, value = field.partition("=")
         key = key.strip().lower()
         if not sep or not key:
-            raise OptionError(f"{flag} {text!r}: {field!r} is not key=value")
+            raise MalformedFields(f"{field!r} is not key=value")
         attrs[key] = value
     return attrs
 
 
+def _fields(flag: str, text: str) -> list[str]:
+    try:
+        return csv_fields(text)
+    except MalformedFields as exc:
+        raise OptionError(f"{flag} {text!r}: {exc}") from None
+
+
+def _pairs(flag: str, text: str, fields: Iterable[str]) -> dict[str, str]:
+    try:
+        return key_values(fields)
+    except MalformedFields as exc:
+        raise OptionError(f"{flag} {text!r}: {exc}") from None
+
+
 def _check_bools(flag: str, text: str, attrs: Mapping[str, str]) -> None:
     for key in _BOOL_ATTRS:
-        if key in attrs and attrs[key] not in _GO_BOOLS:
+        if key in attrs and attrs[key] not in GO_TRUE | GO_FALSE:
             raise OptionError(f"{flag} {text!r}: {key} must be true or false, not {attrs[key]!r}")
-
-
-def _is_true(value: str) -> bool:
-    return value in ("1", "t", "T", "TRUE", "true", "True")
 
 
 def parse_cache(text: str, *, export: bool) -> list[CacheEntry]:
@@ -135,7 +153,7 @@ def parse_output(text: str) -> Output:
     elif kind in ("tar", "oci", "docker"):
         if not dest:
             raise OptionError(f"{flag} {text!r}: type={kind} needs dest=FILE (- for stdout)")
-        if kind != "tar" and "tar" in attrs and not _is_true(attrs["tar"]):
+        if kind != "tar" and "tar" in attrs and attrs["tar"] not in GO_TRUE:
             raise OptionError(f"{flag} {text!r}: only tar=true is supported for type={kind}")
     elif dest:
         raise OptionError(f"{flag} {text!r}: type={kind} takes no dest=")

@@ -7,7 +7,6 @@ can be rewritten to that digest and cannot drift while a session runs.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from buildg_dap.buildkit.control import CacheEntry
+from buildg_dap.buildkit.options import GO_FALSE, GO_TRUE, MalformedFields, csv_fields, key_values
 from buildg_dap.cache.contents import JSON_LIMIT, ContentReader
 from buildg_dap.cache.errors import InvalidCacheSpec
 from buildg_dap.cache.local import LocalLayout
@@ -24,9 +24,6 @@ from buildg_dap.cache.registry import RegistryClient
 from buildg_dap.dockerauth.store import CredentialStore
 
 INSECURE_ATTR: Final = "registry.insecure"
-# strconv.ParseBool, which BuildKit uses for its boolean attributes.
-_TRUE: Final = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_FALSE: Final = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 
 
 def parse_cache_spec(spec: str) -> CacheEntry:
@@ -34,15 +31,9 @@ def parse_cache_spec(spec: str) -> CacheEntry:
     if "=" not in spec:
         return CacheEntry(type="registry", attrs={"ref": spec})
     try:
-        fields = next(csv.reader([spec]))
-    except csv.Error as exc:
+        attrs = key_values(csv_fields(spec))
+    except MalformedFields as exc:
         raise InvalidCacheSpec(f"invalid cache spec {spec!r}: {exc}") from None
-    attrs: dict[str, str] = {}
-    for field in fields:
-        key, sep, value = field.partition("=")
-        if not sep or not key:
-            raise InvalidCacheSpec(f"invalid cache spec {spec!r}: {field!r} is not key=value")
-        attrs[key.strip()] = value
     kind = attrs.pop("type", "")
     if not kind:
         raise InvalidCacheSpec(f"invalid cache spec {spec!r}: type is required")
@@ -51,9 +42,9 @@ def parse_cache_spec(spec: str) -> CacheEntry:
 
 def parse_bool(entry: CacheEntry, key: str) -> bool:
     value = entry.attrs.get(key)
-    if value is None or value in _FALSE:
+    if value is None or value in GO_FALSE:
         return False
-    if value in _TRUE:
+    if value in GO_TRUE:
         return True
     raise InvalidCacheSpec(f"failed to parse {key}: invalid boolean {value!r}")
 
