@@ -56,12 +56,9 @@ async def build(command: BuildCommand) -> int:
                 try:
                     result = await running.solve_frontend()
                 except SolveError as exc:
-                    # Kept, not raised: raising here would reach us wrapped in the
-                    # build's task group.
-                    failure = exc
-                    await running.fail(exc)
-                else:
-                    await running.finish(result)
+                    await running.fail(exc)  # buildkitd records the real error
+                    raise
+                await running.finish(result)
         except SolveError as exc:
             failure = exc
     if failure is not None:
