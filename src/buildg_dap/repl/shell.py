@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import BinaryIO, TextIO
 
 from buildg_dap.buildkit.errors import SolveError
+from buildg_dap.buildkit.session.fswalk import GO_DIR, GO_SYMLINK
 from buildg_dap.debugger.breakpoints import ON_FAIL, BreakpointError
 from buildg_dap.debugger.engine import Engine, EngineError, Exited, Reason, Stop
 from buildg_dap.debugger.inspect import Files, describe
@@ -302,7 +303,7 @@ class Shell:
 
 
 def _ls_line(mode: int, size: int, path: str, linkname: str) -> str:
-    kind = "d" if mode & (1 << 31) else "l" if mode & (1 << 27) else "-"
+    kind = "d" if mode & GO_DIR else "l" if mode & GO_SYMLINK else "-"
     perm = "".join(
         flag if mode & (1 << (8 - i)) else "-" for i, flag in enumerate("rwxrwxrwx")
     )
