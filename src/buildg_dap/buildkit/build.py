@@ -61,6 +61,8 @@ class BuildRequest(BaseModel):
         if self.no_cache:
             options["no-cache"] = ""
         if self.cache_imports:
+            # The frontend passes these on to the solves it makes itself; our own
+            # gateway solves carry them in SolveRequest.CacheImports as well.
             options["cache-imports"] = json.dumps(
                 [{"Type": c.type, "Attrs": c.attrs} for c in self.cache_imports]
             )
