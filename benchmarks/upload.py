@@ -120,6 +120,9 @@ def our_argv(addr: str, context: Path) -> list[str]:
 
 
 def measure(lab: Lab, side: str, run: int, context: Path) -> Sample:
+    # The previous run's builder wrote (and deleted) the whole context: let that reach
+    # the disk now, not during this measurement.
+    os.sync()
     builder = lab.fresh_builder()
     try:
         if side == "ours":
@@ -131,8 +134,8 @@ def measure(lab: Lab, side: str, run: int, context: Path) -> Sample:
     finally:
         builder.stop()
     print(f"  run {run} {side}: {done.wall:.2f}s  ({' '.join(argv[:2])} ...)", flush=True)
-    times = (client_vertex_times(done.stdout) if side == "ours"
-             else plain_vertex_times(done.stderr))
+    # Our CLI prints buildctl's plain progress; client_build.py prints its own lines.
+    times = plain_vertex_times(done.stderr) or client_vertex_times(done.stdout)
     return Sample(
         side, run, done.wall, done.peak_rss_kb / 1024, done.cpu, transferred,
         times.get(LOAD_CONTEXT),

@@ -27,7 +27,7 @@ from buildg_dap.buildkit.options import (
     parse_platforms,
 )
 from buildg_dap.buildkit.session.auth import auth
-from buildg_dap.buildkit.session.bridge import Attachable
+from buildg_dap.buildkit.session.rpcserver import Attachable
 from buildg_dap.buildkit.session.secrets import SecretSpec, check_sources, secrets
 from buildg_dap.buildkit.session.ssh import SSHSpec, ssh
 from buildg_dap.cache.importer import resolve_imports

@@ -1,11 +1,11 @@
 """Small servers for unit tests, on 127.0.0.1 or private Unix sockets only: an HTTP/1.1
-server answering from a handler, and a grpc.aio server for one session service."""
+server answering from a handler, and the session's own gRPC server."""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -14,7 +14,8 @@ import anyio
 from anyio.abc import SocketStream
 from grpc import aio
 
-from buildg_dap.buildkit.session.bridge import Attachable
+from buildg_dap.buildkit.session.h2server import H2Connection
+from buildg_dap.buildkit.session.rpcserver import Attachable, method_table, serve_call
 
 
 @dataclass
@@ -74,17 +75,27 @@ async def http_server(handler: HTTPHandler) -> AsyncIterator[tuple[str, list[HTT
 
 
 @asynccontextmanager
-async def grpc_service(attachable: Attachable) -> AsyncIterator[aio.Channel]:
-    """Serves one attachable on a private Unix socket; yields a channel to it."""
+async def grpc_service(*attachables: Attachable) -> AsyncIterator[aio.Channel]:
+    """Serves attachables with the session's own HTTP/2 server on a private Unix
+    socket; yields a grpc.aio channel to it."""
+    methods = method_table(attachables)
+
+    async def serve(client: SocketStream) -> None:
+        async def receive() -> AsyncIterator[bytes]:
+            with suppress(anyio.EndOfStream, anyio.BrokenResourceError):
+                while True:
+                    yield await client.receive()
+
+        async with client:
+            connection = H2Connection(lambda stream: serve_call(stream, methods))
+            await connection.run(receive(), client.send)
+
     # A short directory of our own: socket paths are limited to ~100 bytes.
     with tempfile.TemporaryDirectory(prefix="bgd-") as tmp:
-        address = f"unix://{Path(tmp) / 'svc.sock'}"
-        server = aio.server()
-        attachable.register(server)
-        server.add_insecure_port(address)
-        await server.start()
-        try:
-            async with aio.insecure_channel(address) as channel:
+        path = Path(tmp) / "svc.sock"
+        listener = await anyio.create_unix_listener(path)
+        async with listener, anyio.create_task_group() as group:
+            group.start_soon(listener.serve, serve)
+            async with aio.insecure_channel(f"unix://{path}") as channel:
                 yield channel
-        finally:
-            await server.stop(grace=None)
+            group.cancel_scope.cancel()

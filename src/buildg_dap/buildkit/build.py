@@ -28,10 +28,11 @@ from buildg_dap.buildkit.errors import SolveError, to_status
 from buildg_dap.buildkit.gateway import Gateway
 from buildg_dap.buildkit.options import Output
 from buildg_dap.buildkit.progress import Progress
-from buildg_dap.buildkit.session.bridge import Attachable, open_session
+from buildg_dap.buildkit.session.bridge import open_session
 from buildg_dap.buildkit.session.content import content_store, local_stores, record_exports
 from buildg_dap.buildkit.session.filesend import file_send
 from buildg_dap.buildkit.session.filesync import file_sync
+from buildg_dap.buildkit.session.rpcserver import Attachable
 
 DOCKERFILE_FRONTEND = "dockerfile.v0"
 

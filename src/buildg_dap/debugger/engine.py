@@ -22,7 +22,7 @@ from buildg_dap.buildkit.control import has_local_results
 from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.llb import Graph, op_bytes, op_digest
 from buildg_dap.buildkit.progress import Progress
-from buildg_dap.buildkit.session.bridge import Attachable
+from buildg_dap.buildkit.session.rpcserver import Attachable
 from buildg_dap.cache.attribution import CacheTally, StepOrigin, step_origin
 from buildg_dap.cache.reference import InvalidReference, Reference
 from buildg_dap.debugger.breakpoints import Breakpoint, Breakpoints

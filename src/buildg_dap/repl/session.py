@@ -13,7 +13,7 @@ from buildg_dap.buildkit.build import BuildRequest
 from buildg_dap.buildkit.connection import Connection
 from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.progress import Progress
-from buildg_dap.buildkit.session.bridge import Attachable
+from buildg_dap.buildkit.session.rpcserver import Attachable
 from buildg_dap.debugger.engine import Engine, EngineError
 from buildg_dap.repl.output import DebugProgress, LogBuffer, info_line
 from buildg_dap.repl.shell import Shell

@@ -8,21 +8,17 @@ after an authority was given, so it is served for completeness.
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 import httpx
-from grpc import aio
 
-from buildg_dap._proto.session import auth_pb2, auth_pb2_grpc
-from buildg_dap.buildkit.session.bridge import Attachable
+from buildg_dap._proto.session import auth_pb2
+from buildg_dap.buildkit.session.rpcserver import Attachable, CallContext
 from buildg_dap.dockerauth.config import ConfigError, is_loopback
 from buildg_dap.dockerauth.helpers import HelperError
 from buildg_dap.dockerauth.store import Credentials, CredentialStore
 from buildg_dap.dockerauth.token import TokenError, fetch_token
 
 _TOKEN_TIMEOUT = 30.0
-Context = aio.ServicerContext[Any, Any]
 
 
 def _check_realm(realm: str) -> None:
@@ -36,18 +32,18 @@ def _check_realm(realm: str) -> None:
     raise TokenError(f"refusing token realm {realm}: only https, or http on loopback")
 
 
-class AuthService(auth_pb2_grpc.AuthServicer):
+class AuthService:
     def __init__(self, store: CredentialStore) -> None:
         self._store = store
 
-    async def _lookup(self, host: str, context: Context) -> Credentials | None:
+    async def _lookup(self, host: str, context: CallContext) -> Credentials | None:
         try:
             return await self._store.lookup(host)
         except (HelperError, ConfigError) as exc:
             await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
 
     async def Credentials(
-        self, request: auth_pb2.CredentialsRequest, context: Context
+        self, request: auth_pb2.CredentialsRequest, context: CallContext
     ) -> auth_pb2.CredentialsResponse:
         found = await self._lookup(request.Host, context)
         if found is None:
@@ -58,7 +54,7 @@ class AuthService(auth_pb2_grpc.AuthServicer):
         return auth_pb2.CredentialsResponse(Username=found.username, Secret=found.secret)
 
     async def FetchToken(
-        self, request: auth_pb2.FetchTokenRequest, context: Context
+        self, request: auth_pb2.FetchTokenRequest, context: CallContext
     ) -> auth_pb2.FetchTokenResponse:
         found = await self._lookup(request.Host, context)
         try:
@@ -78,12 +74,12 @@ class AuthService(auth_pb2_grpc.AuthServicer):
         )
 
     async def GetTokenAuthority(
-        self, request: auth_pb2.GetTokenAuthorityRequest, context: Context
+        self, request: auth_pb2.GetTokenAuthorityRequest, context: CallContext
     ) -> auth_pb2.GetTokenAuthorityResponse:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "token authority is not offered")
 
     async def VerifyTokenAuthority(
-        self, request: auth_pb2.VerifyTokenAuthorityRequest, context: Context
+        self, request: auth_pb2.VerifyTokenAuthorityRequest, context: CallContext
     ) -> auth_pb2.VerifyTokenAuthorityResponse:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "token authority is not offered")
 
@@ -92,5 +88,5 @@ def auth(store: CredentialStore) -> Attachable:
     service = AuthService(store)
     return Attachable(
         descriptor=auth_pb2.DESCRIPTOR.services_by_name["Auth"],
-        register=lambda server: auth_pb2_grpc.add_AuthServicer_to_server(service, server),
+        servicer=service,
     )

@@ -12,17 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Final, NoReturn
 
 import anyio
 import grpc
 from google.protobuf import empty_pb2
-from grpc import aio
 
-from buildg_dap._proto.containerd import content_pb2, content_pb2_grpc
+from buildg_dap._proto.containerd import content_pb2
 from buildg_dap.buildkit.control import CacheEntry
 from buildg_dap.buildkit.errors import SolveError
-from buildg_dap.buildkit.session.bridge import Attachable
 from buildg_dap.buildkit.session.layout_store import (
     ContentError,
     Ingest,
@@ -31,6 +29,7 @@ from buildg_dap.buildkit.session.layout_store import (
     tag_in_index,
     timestamp,
 )
+from buildg_dap.buildkit.session.rpcserver import Attachable, CallContext
 from buildg_dap.cache.models import Descriptor
 
 STORE_ID_KEY: Final = "buildkit-attachable-store-id"
@@ -41,10 +40,9 @@ DEFAULT_TAG: Final = "latest"
 # containerd's List sends infos in batches.
 _BATCH: Final = 100
 
-Context = aio.ServicerContext[Any, Any]
 
 
-async def _abort(context: Context, error: ContentError) -> NoReturn:
+async def _abort(context: CallContext, error: ContentError) -> NoReturn:
     await context.abort(error.code, str(error))
 
 
@@ -53,14 +51,14 @@ def _no_filters(filters: Iterable[str]) -> None:
         raise ContentError(grpc.StatusCode.UNIMPLEMENTED, "content filters are not supported")
 
 
-class ContentService(content_pb2_grpc.ContentServicer):
+class ContentService:
     """containerd's Content API over our layout stores. Labels are not kept, as in the
     store buildctl serves."""
 
     def __init__(self, stores: Mapping[str, LayoutStore]) -> None:
         self._stores = dict(stores)
 
-    def _store(self, context: Context) -> LayoutStore:
+    def _store(self, context: CallContext) -> LayoutStore:
         metadata = context.invocation_metadata() or ()
         ids = [str(value) for key, value in metadata if key == STORE_ID_KEY]
         if not ids:
@@ -73,7 +71,7 @@ class ContentService(content_pb2_grpc.ContentServicer):
         return store
 
     async def Info(
-        self, request: content_pb2.InfoRequest, context: Context
+        self, request: content_pb2.InfoRequest, context: CallContext
     ) -> content_pb2.InfoResponse:
         try:
             return content_pb2.InfoResponse(info=await self._store(context).info(request.digest))
@@ -81,7 +79,7 @@ class ContentService(content_pb2_grpc.ContentServicer):
             await _abort(context, error)
 
     async def Read(
-        self, request: content_pb2.ReadContentRequest, context: Context
+        self, request: content_pb2.ReadContentRequest, context: CallContext
     ) -> AsyncIterator[content_pb2.ReadContentResponse]:
         try:
             store = self._store(context)
@@ -91,7 +89,7 @@ class ContentService(content_pb2_grpc.ContentServicer):
             await _abort(context, error)
 
     async def List(
-        self, request: content_pb2.ListContentRequest, context: Context
+        self, request: content_pb2.ListContentRequest, context: CallContext
     ) -> AsyncIterator[content_pb2.ListContentResponse]:
         try:
             _no_filters(request.filters)
@@ -107,7 +105,7 @@ class ContentService(content_pb2_grpc.ContentServicer):
             await _abort(context, error)
 
     async def Delete(
-        self, request: content_pb2.DeleteContentRequest, context: Context
+        self, request: content_pb2.DeleteContentRequest, context: CallContext
     ) -> empty_pb2.Empty:
         try:
             await self._store(context).delete(request.digest)
@@ -116,14 +114,14 @@ class ContentService(content_pb2_grpc.ContentServicer):
         return empty_pb2.Empty()
 
     async def Update(
-        self, request: content_pb2.UpdateRequest, context: Context
+        self, request: content_pb2.UpdateRequest, context: CallContext
     ) -> content_pb2.UpdateResponse:
         await context.abort(
             grpc.StatusCode.FAILED_PRECONDITION, "update not supported on immutable content store"
         )
 
     async def Status(
-        self, request: content_pb2.StatusRequest, context: Context
+        self, request: content_pb2.StatusRequest, context: CallContext
     ) -> content_pb2.StatusResponse:
         try:
             return content_pb2.StatusResponse(status=await self._store(context).status(request.ref))
@@ -131,7 +129,7 @@ class ContentService(content_pb2_grpc.ContentServicer):
             await _abort(context, error)
 
     async def ListStatuses(
-        self, request: content_pb2.ListStatusesRequest, context: Context
+        self, request: content_pb2.ListStatusesRequest, context: CallContext
     ) -> content_pb2.ListStatusesResponse:
         try:
             _no_filters(request.filters)
@@ -140,7 +138,9 @@ class ContentService(content_pb2_grpc.ContentServicer):
             await _abort(context, error)
         return content_pb2.ListStatusesResponse(statuses=statuses)
 
-    async def Abort(self, request: content_pb2.AbortRequest, context: Context) -> empty_pb2.Empty:
+    async def Abort(
+        self, request: content_pb2.AbortRequest, context: CallContext
+    ) -> empty_pb2.Empty:
         try:
             await self._store(context).abort(request.ref)
         except ContentError as error:
@@ -148,7 +148,7 @@ class ContentService(content_pb2_grpc.ContentServicer):
         return empty_pb2.Empty()
 
     async def Write(
-        self, request_iterator: AsyncIterator[content_pb2.WriteContentRequest], context: Context
+        self, request_iterator: AsyncIterator[content_pb2.WriteContentRequest], context: CallContext
     ) -> AsyncIterator[content_pb2.WriteContentResponse]:
         try:
             store = self._store(context)
@@ -223,7 +223,7 @@ def content_store(stores: Mapping[str, Path]) -> Attachable:
     service = ContentService({key: LayoutStore(root) for key, root in stores.items()})
     return Attachable(
         descriptor=content_pb2.DESCRIPTOR.services_by_name["Content"],
-        register=lambda server: content_pb2_grpc.add_ContentServicer_to_server(service, server),
+        servicer=service,
     )
 
 

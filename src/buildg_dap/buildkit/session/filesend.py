@@ -35,7 +35,6 @@ from grpc import aio
 from buildg_dap._proto.fsutil import types_pb2
 from buildg_dap._proto.session import filesync_pb2
 from buildg_dap.buildkit.options import Output
-from buildg_dap.buildkit.session.bridge import Attachable
 from buildg_dap.buildkit.session.filesync import request_options
 from buildg_dap.buildkit.session.fswalk import (
     GO_CHAR_DEVICE,
@@ -47,9 +46,9 @@ from buildg_dap.buildkit.session.fswalk import (
     GO_STICKY,
     GO_SYMLINK,
 )
+from buildg_dap.buildkit.session.rpcserver import Attachable, CallContext
 
 Packet = types_pb2.Packet
-_SERVICE = "moby.filesync.v1.FileSend"
 _EXPORTER_ID = "buildkit-attachable-exporter-id"
 # Files being received at once: each holds an open temporary file.
 _IN_FLIGHT = 8
@@ -113,7 +112,7 @@ class _DirReceiver:
     """Writes one fsutil stream into ``root`` (merging into what is there)."""
 
     root: Path
-    context: aio.ServicerContext[Any, Any]
+    context: CallContext
     # Directories (relative paths) made or checked as real directories by this stream:
     # a child is only written under one of them, so no symlink is ever followed.
     dirs: set[str] = field(default_factory=lambda: {""})
@@ -261,7 +260,7 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-async def _receive_file(dest: str, context: aio.ServicerContext[Any, Any]) -> None:
+async def _receive_file(dest: str, context: CallContext) -> None:
     if dest == "-":
         out = anyio.wrap_file(sys.stdout.buffer)
         while (raw := await context.read()) is not aio.EOF:
@@ -292,8 +291,8 @@ class FileSendService:
     def __init__(self, outputs: Sequence[Output]) -> None:
         self._targets = {i: o for i, o in enumerate(outputs) if o.target != "none"}
 
-    async def diff_copy(
-        self, request_iterator: Any, context: aio.ServicerContext[Any, Any]
+    async def DiffCopy(
+        self, request_iterator: Any, context: CallContext
     ) -> None:
         ids = request_options(context).get(_EXPORTER_ID, ["0"])
         output = self._targets.get(int(ids[0])) if ids[0].isdigit() else None
@@ -324,10 +323,8 @@ def _describe(exc: OSError) -> str:
 def file_send(outputs: Sequence[Output]) -> Attachable:
     """The FileSend service for ``outputs``, in the order they go to Control.Solve."""
     service = FileSendService(outputs)
-    handler = grpc.method_handlers_generic_handler(
-        _SERVICE, {"DiffCopy": grpc.stream_stream_rpc_method_handler(service.diff_copy)}
-    )
     return Attachable(
         descriptor=filesync_pb2.DESCRIPTOR.services_by_name["FileSend"],
-        register=lambda server: server.add_generic_rpc_handlers((handler,)),
+        servicer=service,
+        raw=True,
     )

@@ -11,15 +11,13 @@ import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import anyio
 import grpc
-from grpc import aio
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from buildg_dap._proto.session import secrets_pb2, secrets_pb2_grpc
-from buildg_dap.buildkit.session.bridge import Attachable
+from buildg_dap._proto.session import secrets_pb2
+from buildg_dap.buildkit.session.rpcserver import Attachable, CallContext
 
 # BuildKit refuses larger secrets (secretsprovider.MaxSecretSize).
 MAX_SECRET_SIZE = 500 * 1024
@@ -106,13 +104,13 @@ def check_sources(specs: Sequence[SecretSpec]) -> None:
             )
 
 
-class SecretsService(secrets_pb2_grpc.SecretsServicer):
+class SecretsService:
     def __init__(self, specs: Sequence[SecretSpec]) -> None:
         # Later specs for the same id win, as in buildx.
         self._specs = {spec.id: spec for spec in specs}
 
     async def GetSecret(
-        self, request: secrets_pb2.GetSecretRequest, context: aio.ServicerContext[Any, Any]
+        self, request: secrets_pb2.GetSecretRequest, context: CallContext
     ) -> secrets_pb2.GetSecretResponse:
         spec = self._specs.get(request.ID)
         if spec is None:
@@ -138,5 +136,5 @@ def secrets(specs: Sequence[SecretSpec]) -> Attachable:
     service = SecretsService(specs)
     return Attachable(
         descriptor=secrets_pb2.DESCRIPTOR.services_by_name["Secrets"],
-        register=lambda server: secrets_pb2_grpc.add_SecretsServicer_to_server(service, server),
+        servicer=service,
     )

@@ -20,13 +20,12 @@ from anyio.abc import SocketStream
 from grpc import aio
 from pydantic import BaseModel, ConfigDict
 
-from buildg_dap._proto.session import ssh_pb2, ssh_pb2_grpc
-from buildg_dap.buildkit.session.bridge import Attachable
+from buildg_dap._proto.session import ssh_pb2
+from buildg_dap.buildkit.session.rpcserver import Attachable, CallContext
 
 DEFAULT_ID = "default"
 ID_METADATA_KEY = "buildkit.ssh.id"
 _CHUNK = 32 * 1024
-Context = aio.ServicerContext[Any, Any]
 
 
 class SSHSpecError(ValueError):
@@ -82,14 +81,14 @@ def _agent_socket(text: str, invalid: Callable[[str], SSHSpecError]) -> Path:
     raise invalid(f"{path} is not an agent socket")
 
 
-def _requested_id(context: Context) -> str:
+def _requested_id(context: CallContext) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == ID_METADATA_KEY and value:
             return value.decode() if isinstance(value, bytes) else value
     return DEFAULT_ID
 
 
-async def _to_agent(context: Context, agent: SocketStream) -> None:
+async def _to_agent(context: CallContext, agent: SocketStream) -> None:
     while True:
         message = await context.read()
         if message is aio.EOF:
@@ -102,7 +101,7 @@ async def _to_agent(context: Context, agent: SocketStream) -> None:
             return
 
 
-async def _from_agent(agent: SocketStream, context: Context) -> None:
+async def _from_agent(agent: SocketStream, context: CallContext) -> None:
     while True:
         try:
             data = await agent.receive(_CHUNK)
@@ -111,13 +110,13 @@ async def _from_agent(agent: SocketStream, context: Context) -> None:
         await context.write(ssh_pb2.BytesMessage(data=data))
 
 
-class SSHService(ssh_pb2_grpc.SSHServicer):
+class SSHService:
     def __init__(self, specs: Sequence[SSHSpec]) -> None:
         # Later specs for the same id win, as in buildx.
         self._sockets = {spec.id: spec.socket for spec in specs}
 
     async def CheckAgent(
-        self, request: ssh_pb2.CheckAgentRequest, context: Context
+        self, request: ssh_pb2.CheckAgentRequest, context: CallContext
     ) -> ssh_pb2.CheckAgentResponse:
         ident = request.ID or DEFAULT_ID
         if ident not in self._sockets:
@@ -126,8 +125,8 @@ class SSHService(ssh_pb2_grpc.SSHServicer):
 
     # Both directions run at once through the context, so this is a coroutine rather
     # than the generator the stubs describe.
-    async def ForwardAgent(  # type: ignore[override]
-        self, request_iterator: Any, context: Context
+    async def ForwardAgent(
+        self, request_iterator: Any, context: CallContext
     ) -> None:
         ident = _requested_id(context)
         path = self._sockets.get(ident)
@@ -154,5 +153,5 @@ def ssh(specs: Sequence[SSHSpec]) -> Attachable:
     service = SSHService(specs)
     return Attachable(
         descriptor=ssh_pb2.DESCRIPTOR.services_by_name["SSH"],
-        register=lambda server: ssh_pb2_grpc.add_SSHServicer_to_server(service, server),
+        servicer=service,
     )
