@@ -218,6 +218,9 @@ class H2Connection:
     def emit_window_update(self, stream_id: int, increment: int) -> None:
         self._emit(encode_frame(FrameType.WINDOW_UPDATE, 0, stream_id, increment.to_bytes(4)))
 
+    def emit_reset(self, stream_id: int, code: ErrorCode) -> None:
+        self._emit(encode_frame(FrameType.RST_STREAM, 0, stream_id, code.to_bytes(4)))
+
     def emit_headers(self, stream_id: int, headers: Headers, *, end_stream: bool) -> None:
         # Encoded as they go out: HPACK state depends on the order blocks reach the peer.
         block = self._encoder.encode(headers)
@@ -334,8 +337,7 @@ class H2Connection:
                 # The handler ended without a status: tell the peer rather than hang it.
                 self._streams.pop(stream.id, None)
                 self._blocked.pop(stream.id, None)
-                code = ErrorCode.INTERNAL_ERROR.to_bytes(4)
-                self._emit(encode_frame(FrameType.RST_STREAM, 0, stream.id, code))
+                self.emit_reset(stream.id, ErrorCode.INTERNAL_ERROR)
 
     def _apply_settings(self, settings: dict[int, int]) -> None:
         if (size := settings.get(Setting.MAX_FRAME_SIZE)) is not None:
