@@ -134,8 +134,8 @@ def measure(lab: Lab, side: str, run: int, context: Path) -> Sample:
     finally:
         builder.stop()
     print(f"  run {run} {side}: {done.wall:.2f}s  ({' '.join(argv[:2])} ...)", flush=True)
-    # Our CLI prints buildctl's plain progress; client_build.py prints its own lines.
-    times = plain_vertex_times(done.stderr) or client_vertex_times(done.stdout)
+    times = (client_vertex_times(done.stdout) if side == "ours"
+             else plain_vertex_times(done.stderr))
     return Sample(
         side, run, done.wall, done.peak_rss_kb / 1024, done.cpu, transferred,
         times.get(LOAD_CONTEXT),
@@ -167,9 +167,12 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--profile", action="store_true",
                         help="afterwards, profile one more upload of ours with cProfile")
+    parser.add_argument("--builder-state", type=Path, default=Path("/tmp"),
+                        help="where builders keep their state, e.g. /dev/shm (a tmpfs) to "
+                        "take the disk's write speed out of the comparison")
     ns = parser.parse_args()
     print_header("context upload: ours vs buildctl")
-    with scratch_dir("bench-upload-") as tmp, Lab() as lab:
+    with scratch_dir("bench-upload-") as tmp, Lab(ns.builder_state) as lab:
         base = tmp / "ctx"
         generate_context(base, ns.mib * MIB, ns.files)
         size, files = tree_bytes(base)
@@ -177,7 +180,8 @@ def main() -> int:
         print(f"  ours: {' '.join(our_argv('ADDR', base))}")
         template = buildctl_build_argv("ADDR", base, "--no-cache", "--progress=plain")
         print(f"  buildctl: {' '.join(template)}")
-        print("  every measurement on a new buildkitd (lab.fresh_builder())\n", flush=True)
+        print(f"  every measurement on a new buildkitd (lab.fresh_builder()), state under "
+              f"{ns.builder_state}\n", flush=True)
         samples: list[Sample] = []
         context = base
         for run in range(1, ns.runs + 1):

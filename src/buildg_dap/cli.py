@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 
+from buildg_dap.allocator import limit_arenas
+
 # gRPC's core logs handshake failures itself; our errors already explain them.
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+# Before gRPC and the worker threads start: each new thread may claim an arena.
+limit_arenas()
 
-from buildg_dap import cli_build, cli_builder, cli_cache, cli_debug
+from buildg_dap import cli_build, cli_builder, cli_cache, cli_debug  # noqa: E402
 
 # Each module adds its subparser and sets ``run(namespace) -> exit code``.
 SUBCOMMANDS = (cli_build, cli_debug, cli_builder, cli_cache)

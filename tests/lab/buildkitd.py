@@ -55,9 +55,10 @@ class Buildkitd:
         *,
         tcp_port: int | None = None,
         extra_args: Sequence[str | Path] = (),
+        parent: Path = Path("/tmp"),
     ) -> None:
         # Short paths: a Unix socket path must fit in 107 bytes.
-        self.dir = Path(tempfile.mkdtemp(prefix="bgd-", dir="/tmp"))
+        self.dir = Path(tempfile.mkdtemp(prefix="bgd-", dir=parent))
         self.root = self.dir / "root"
         # A tcp builder (e.g. one serving TLS) is ready when its port accepts.
         self.tcp_port = tcp_port

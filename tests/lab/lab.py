@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 
 from .buildkitd import SNAPSHOTTERS, Buildkitd
@@ -18,7 +19,9 @@ class Lab:
     Every builder mirrors docker.io to `registry` and reaches both registries over plain HTTP.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, builder_parent: Path = Path("/tmp")) -> None:
+        # Where builders keep their state (benchmarks may choose a tmpfs).
+        self._builder_parent = builder_parent
         self._builders: dict[str, Buildkitd] = {}
         self._fresh: list[Buildkitd] = []
         self._snapshotters = SNAPSHOTTERS
@@ -61,7 +64,10 @@ class Lab:
     def _new_builder(self) -> Buildkitd:
         assert self.registry is not None and self.auth_registry is not None
         builder = Buildkitd(
-            self.registry.host, insecure=[self.auth_registry.host], snapshotters=self._snapshotters
+            self.registry.host,
+            insecure=[self.auth_registry.host],
+            snapshotters=self._snapshotters,
+            parent=self._builder_parent,
         )
         # Later builders skip snapshotters that already failed here.
         self._snapshotters = (builder.snapshotter,)
