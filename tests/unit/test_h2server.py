@@ -3,20 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import anyio
-import hpack
 import pytest
 
 from buildg_dap.buildkit.session.h2frames import (
     ACK,
-    END_HEADERS,
     END_STREAM,
     PREFACE,
     ErrorCode,
-    Frame,
-    FrameReader,
     FrameType,
     H2Error,
     Setting,
@@ -25,6 +19,7 @@ from buildg_dap.buildkit.session.h2frames import (
     encode_settings,
 )
 from buildg_dap.buildkit.session.h2server import H2Connection, Stream
+from tests.unit.h2peer import Peer, serve
 
 REPLY = b"0123456789ABCDEFGHIJ"
 
@@ -34,55 +29,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class Peer:
-    """The client side, by hand: frames in, frames out."""
-
-    def __init__(self) -> None:
-        self.to_server, self._from_peer = anyio.create_memory_object_stream[bytes](100)
-        self._to_peer, self._from_server = anyio.create_memory_object_stream[bytes](100)
-        self._reader = FrameReader(max_frame=1 << 24)
-        list(self._reader.feed(PREFACE))  # the server sends no preface of its own
-        self._frames: list[Frame] = []
-        self.encoder = hpack.Encoder()
-        self.decoder = hpack.Decoder()
-
-    async def receive(self) -> AsyncIterator[bytes]:
-        async with self._from_peer:
-            async for data in self._from_peer:
-                yield data
-
-    async def send(self, data: bytes) -> None:
-        await self._to_peer.send(data)
-
-    async def next_frame(self, kind: FrameType) -> Frame:
-        """The next frame of ``kind``; frames of other kinds stay for later."""
-        with anyio.fail_after(10):
-            while True:
-                for index, frame in enumerate(self._frames):
-                    if frame.type == kind:
-                        return self._frames.pop(index)
-                self._frames += self._reader.feed(await self._from_server.receive())
-
-    def headers(self, stream: int, path: str) -> list[bytes]:
-        block = self.encoder.encode([(":method", "POST"), (":path", path), ("x-k", "v")])
-        half = len(block) // 2
-        return [
-            encode_frame(FrameType.HEADERS, END_STREAM, stream, block[:half]),
-            encode_frame(FrameType.CONTINUATION, END_HEADERS, stream, block[half:]),
-        ]
-
-
 async def _reply(stream: Stream) -> None:
     stream.send_headers([(":status", "200")])
     stream.send_data(REPLY)
     stream.send_trailers([("grpc-status", "0")])
-
-
-async def _run(peer: Peer, connection: H2Connection, done: anyio.Event) -> None:
-    try:
-        await connection.run(peer.receive(), peer.send)
-    finally:
-        done.set()
 
 
 @pytest.mark.anyio
@@ -96,7 +46,7 @@ async def test_windows_split_headers_pings_and_settings() -> None:
 
     done = anyio.Event()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_run, peer, H2Connection(on_stream), done)
+        tg.start_soon(serve, peer, H2Connection(on_stream), done)
         ours = decode_settings((await peer.next_frame(FrameType.SETTINGS)).payload)
         assert ours[Setting.INITIAL_WINDOW_SIZE] > 65_535
         # A 7-byte window for every stream: the reply must come in pieces.
@@ -133,7 +83,7 @@ async def test_a_protocol_error_ends_the_connection_with_goaway() -> None:
     done = anyio.Event()
     with pytest.raises(ExceptionGroup) as raised:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_run, peer, H2Connection(_reply), done)
+            tg.start_soon(serve, peer, H2Connection(_reply), done)
             await peer.to_server.send(PREFACE + encode_frame(FrameType.PUSH_PROMISE, 0, 1, b""))
             goaway = await peer.next_frame(FrameType.GOAWAY)
             assert int.from_bytes(goaway.payload[4:8]) == ErrorCode.PROTOCOL_ERROR
@@ -153,7 +103,7 @@ async def test_a_reset_stream_cancels_its_handler() -> None:
 
     done = anyio.Event()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_run, peer, H2Connection(on_stream), done)
+        tg.start_soon(serve, peer, H2Connection(on_stream), done)
         await peer.to_server.send(PREFACE + b"".join(peer.headers(1, "/svc/Wait")))
         cancel = ErrorCode.CANCEL.to_bytes(4)
         await peer.to_server.send(encode_frame(FrameType.RST_STREAM, 0, 1, cancel))

@@ -1,8 +1,8 @@
 """The server side of one HTTP/2 connection carried by a byte stream (RFC 9113).
 
-buildkitd's session client (grpc-go) dials us through the bytes of Control.Session.
-Serving that connection here, frame by frame, costs a few Python operations per frame,
-where a second gRPC server behind a socket pump cost two trips through gRPC per message.
+buildkitd's session client (grpc-go) dials us through the bytes of Control.Session,
+and grpcio cannot serve a connection it did not accept itself. Serving it here costs a
+few Python operations per frame.
 
 Flow control: what we send waits for the peer's windows; what we receive is credited
 back to the connection on arrival and to the stream as the handler consumes it, so
@@ -305,7 +305,10 @@ class H2Connection:
             self._recv_unacked = 0
         stream = self._streams.get(frame.stream)
         if stream is not None and not stream.ended:
-            stream.deliver(unpad(frame), bool(frame.flags & END_STREAM))
+            data = unpad(frame)
+            if padding := len(frame.payload) - len(data):
+                self.emit_window_update(stream.id, padding)  # nobody consumes padding
+            stream.deliver(data, bool(frame.flags & END_STREAM))
 
     def _end_header_block(self, flags: int, tg: TaskGroup) -> None:
         if not flags & END_HEADERS or self._header_block is None:

@@ -24,6 +24,7 @@ from buildg_dap.buildkit.session.h2server import Stream
 
 _RESPONSE_HEADERS = (("content-type", "application/grpc"),)
 _SMALL = 64 * 1024  # below this a message and its prefix go out as one piece
+MAX_MESSAGE = 64 * 1024 * 1024  # what one request message may be
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class CallContext:
         while True:
             if len(buffer) >= 5:
                 length = int.from_bytes(buffer[1:5])
+                if length > MAX_MESSAGE:
+                    raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"message of {length} bytes")
                 if len(buffer) >= 5 + length:
                     compressed = buffer[0]
                     payload = bytes(buffer[5 : 5 + length])
