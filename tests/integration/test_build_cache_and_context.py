@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
-from tests.integration.cliutil import run_cli, write_context
+from tests.integration.cliutil import CLI, run_cli, write_context
 from tests.lab import Buildkitd, Lab, Registry, buildctl_build
+from tests.lab.service import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 # The founding walkthrough's Dockerfile (busybox stands in for ubuntu).
@@ -160,3 +162,20 @@ def test_symlinks_arrive_as_links_and_nothing_outside_is_read(
     assert ours["loop-a"] == "-> loop-b" and ours["loop-b"] == "-> loop-a"
     assert ours["dir/up"] == "-> .."
     assert "must not be read" not in "".join(ours.values())
+
+
+def test_an_unreadable_context_file_fails_the_build_naming_it(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    context = write_context(
+        tmp_path / "ctx", "FROM scratch\nCOPY . /ctx\n", {"ok": "fine\n", "secret.txt": "x\n"}
+    )
+    (context / "secret.txt").chmod(0)
+    # Root reads everything; without the DAC capabilities it is an ordinary user.
+    done = subprocess.run(
+        ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
+         CLI, "build", "--addr", builder_a.address, context],
+        capture_output=True, text=True, timeout=300, check=False, env=clean_env(),
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"cannot read {context}/secret.txt: permission denied" in done.stderr

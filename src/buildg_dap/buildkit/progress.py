@@ -144,7 +144,11 @@ class PlainPrinter:
         for w in message.warnings:
             self._line(w.vertex, f"WARN: {w.short.decode('utf-8', 'replace')}")
         for v in message.vertexes:
-            if not v.HasField("completed") or not self._once(v.digest, "done"):
+            # A vertex can complete, start again and complete again (a local source:
+            # its cache key first, then the transfer). Each run ends with its own line,
+            # so the one that fails or takes the time is the one shown last.
+            run = f"done:{_seconds(v.started)}" if v.HasField("started") else "done"
+            if not v.HasField("completed") or not self._once(v.digest, run):
                 continue
             for pending in self._pending.pop(v.digest, {}).values():
                 self._line(v.digest, _status_text(pending, done=True))
