@@ -134,8 +134,8 @@ def measure(lab: Lab, side: str, run: int, context: Path) -> Sample:
     finally:
         builder.stop()
     print(f"  run {run} {side}: {done.wall:.2f}s  ({' '.join(argv[:2])} ...)", flush=True)
-    times = (client_vertex_times(done.stdout) if side == "ours"
-             else plain_vertex_times(done.stderr))
+    # Our CLI prints plain progress as buildctl does; client_build.py prints its own lines.
+    times = plain_vertex_times(done.stderr) or client_vertex_times(done.stdout)
     return Sample(
         side, run, done.wall, done.peak_rss_kb / 1024, done.cpu, transferred,
         times.get(LOAD_CONTEXT),
