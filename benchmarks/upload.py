@@ -167,6 +167,8 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--profile", action="store_true",
                         help="afterwards, profile one more upload of ours with cProfile")
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="skip the uncounted first round (run 0)")
     parser.add_argument("--builder-state", type=Path, default=Path("/tmp"),
                         help="where builders keep their state, e.g. /dev/shm (a tmpfs) to "
                         "take the disk's write speed out of the comparison")
@@ -184,7 +186,9 @@ def main() -> int:
               f"{ns.builder_state}\n", flush=True)
         samples: list[Sample] = []
         context = base
-        for run in range(1, ns.runs + 1):
+        # Run 0 is a warm-up, not counted: a VM disk is often much faster for its first
+        # half gigabyte of writes than after, which would favour whoever goes first.
+        for run in range(0 if ns.warmup else 1, ns.runs + 1):
             # Alternate who goes first so neither always finds the page cache warmer.
             order = ("ours", "buildctl") if run % 2 else ("buildctl", "ours")
             for side in order:
@@ -192,7 +196,9 @@ def main() -> int:
                 renamed = tmp / f"ctx-{run}-{side}"
                 context.rename(renamed)
                 context = renamed
-                samples.append(measure(lab, side, run, context))
+                sample = measure(lab, side, run, context)
+                if run:
+                    samples.append(sample)
         print()
         rows = [
             [s.run, s.side, s.wall, "?" if s.load_context is None else s.load_context,

@@ -86,8 +86,6 @@ class CallContext:
         self._method = method
         self._buffer = bytearray()
         self.headers_sent = False
-        self.code: grpc.StatusCode | None = None
-        self.details = ""
 
     def invocation_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
         metadata: list[tuple[str, str | bytes]] = []
@@ -146,13 +144,6 @@ class CallContext:
     async def abort(self, code: grpc.StatusCode, details: str = "") -> NoReturn:
         raise Abort(code, details)
 
-    # The generated servicer base classes set these before raising NotImplementedError.
-    def set_code(self, code: grpc.StatusCode) -> None:
-        self.code = code
-
-    def set_details(self, details: str) -> None:
-        self.details = details
-
 
 async def _requests(context: CallContext) -> AsyncIterator[Any]:
     while (message := await context.read()) is not aio.EOF:
@@ -195,12 +186,10 @@ async def serve_call(stream: Stream, methods: Mapping[str, Method]) -> None:
         if method is None:
             raise Abort(grpc.StatusCode.UNIMPLEMENTED, f"unknown method {path}")
         await _invoke(method, context)
-        code, details = context.code or code, context.details
     except Abort as exc:
         code, details = exc.code, exc.details
     except Exception as exc:
-        code = context.code or grpc.StatusCode.UNKNOWN
-        details = context.details or f"unexpected {type(exc).__name__}: {exc}"
+        code, details = grpc.StatusCode.UNKNOWN, f"unexpected {type(exc).__name__}: {exc}"
     trailers = [("grpc-status", str(code.value[0]))]
     if details:
         trailers.append(("grpc-message", _percent_encode(details)))
