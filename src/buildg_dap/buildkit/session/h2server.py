@@ -63,7 +63,6 @@ class Stream:
         self.send_window = connection.peer_initial_window
         self.reset = False  # by the peer: nothing more goes out
         self.finished = False  # by us: trailers are queued
-        self.closed = False  # by us: END_STREAM went out
         self.ended = False  # by the peer: nothing more comes in
         self._connection = connection
         self._chunks: deque[bytes] = deque()
@@ -259,7 +258,6 @@ class H2Connection:
         trailers = stream.take_trailers()
         if trailers is not None:
             self.emit_headers(stream.id, trailers, end_stream=True)
-            stream.closed = True
             self._streams.pop(stream.id, None)
 
     def _flush_blocked(self) -> None:
