@@ -4,9 +4,10 @@ another builder, stepping into cached RUN steps without running them again."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
-from tests.integration.debugsession import run_debug, write_context
+from tests.integration.debugsession import debug_command, run_debug, write_context
 from tests.lab import Buildkitd, Registry, buildctl_build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +64,22 @@ def test_entry_listing_marks_every_starting_line(
     assert 'Filename: "Dockerfile"\n =>   1| FROM busybox AS build1\n' in session.out
     assert " =>   4| FROM busybox AS build2\n" in session.out
     assert " =>   7| FROM busybox\n" in session.out
+
+
+def test_cache_layers_arrive_before_the_stop_not_inside_exec(
+    tmp_path: Path, builder_a: Buildkitd, fresh_builder: Buildkitd, registry: Registry
+) -> None:
+    # As a terminal shows it (both streams in one): the layers the cache provides are
+    # fetched while the stop is reached, so exec's output follows its command directly.
+    context = write_context(tmp_path / "ctx", SEED)
+    cache = f"{registry.host}/cache:seed-layers"
+    buildctl_build(builder_a, context, "--export-cache", f"type=registry,ref={cache},mode=max")
+    done = subprocess.run(
+        debug_command(fresh_builder, context, "--cache-from", cache),
+        input="break 5\ncontinue\nexec cat /hi\nq\n",
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    before_stop, _, after_stop = done.stdout.partition("Breakpoint[0]: reached line")
+    assert re.search(r"#\d+ extracting sha256:[0-9a-f]{64} .*done", before_stop), done.stdout
+    assert "(buildg) exec cat /hi\nhi\n(buildg) q\n" in after_stop, done.stdout

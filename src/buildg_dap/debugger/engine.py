@@ -221,6 +221,11 @@ class Engine:
         started = time.monotonic()
         try:
             result_id = await self.resolve(step.result_input)
+            if result_id:
+                # A stop shows the step ready to look at, as buildg's does: layers a
+                # cache provides lazily are fetched now, their progress before the stop,
+                # rather than in the middle of the first exec's output.
+                await self.build.gateway.stat_file(result_id, "/")
         except SolveError as error:
             return await self._fail_or_stop(error, step)
         state = await self.progress.completed(step.digest, within=_STATUS_WAIT)
