@@ -69,10 +69,11 @@ def test_exec_gets_a_tty_its_size_and_ctrl_c(tmp_path: Path, builder_a: Buildkit
         term.expect("Breakpoint[0]: reached line: Dockerfile:2")
         term.send(
             "exec sh -c 'tty; stty size; trap \"echo caught-int; exit 5\" INT; "
-            "while true; do sleep 1; done'\r"
+            "echo trap-set; while true; do sleep 1; done'\r"
         )
         term.expect("/dev/pts/")
         term.expect("33 101")
+        term.expect("trap-set")  # Ctrl-C before the trap would just kill the shell
         term.send("\x03")
         term.expect("caught-int")
         term.expect("exit code: 5")
