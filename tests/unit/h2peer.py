@@ -48,6 +48,10 @@ class Peer:
                         return self._frames.pop(index)
                 self._frames += self._reader.feed(await self._from_server.receive())
 
+    def pending_frames(self) -> list[Frame]:
+        """Frames received and not yet taken by next_frame."""
+        return list(self._frames)
+
     def headers(self, stream: int, path: str, *, end_stream: bool = True) -> list[bytes]:
         """A request's header block, split over HEADERS and CONTINUATION."""
         block = self.encoder.encode([(":method", "POST"), (":path", path), ("x-k", "v")])

@@ -111,3 +111,30 @@ async def test_a_reset_stream_cancels_its_handler() -> None:
             await cancelled.wait()
         await peer.to_server.aclose()
         await done.wait()
+
+
+@pytest.mark.anyio
+async def test_a_reset_drops_what_waited_for_a_window_and_others_go_on() -> None:
+    peer = Peer()
+    done = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(serve, peer, H2Connection(_reply), done)
+        # No window at all: stream 1's reply waits, queued.
+        await peer.to_server.send(
+            PREFACE
+            + encode_settings({Setting.INITIAL_WINDOW_SIZE: 0})
+            + b"".join(peer.headers(1, "/svc/Blocked"))
+        )
+        await peer.next_frame(FrameType.HEADERS)  # its response headers need no window
+        cancel = ErrorCode.CANCEL.to_bytes(4)
+        await peer.to_server.send(
+            encode_frame(FrameType.RST_STREAM, 0, 1, cancel)
+            + encode_frame(FrameType.WINDOW_UPDATE, 0, 1, (1000).to_bytes(4))
+            + encode_settings({Setting.INITIAL_WINDOW_SIZE: 1000})
+            + b"".join(peer.headers(3, "/svc/Next"))
+        )
+        data = await peer.next_frame(FrameType.DATA)
+        assert (data.stream, data.payload) == (3, REPLY)
+        await peer.to_server.aclose()
+        await done.wait()
+    assert not [f for f in peer.pending_frames() if f.stream == 1 and f.type == FrameType.DATA]
