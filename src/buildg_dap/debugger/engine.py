@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import NoReturn
@@ -221,13 +221,16 @@ class Engine:
         started = time.monotonic()
         try:
             result_id = await self.resolve(step.result_input)
-            if result_id:
-                # A stop shows the step ready to look at, as buildg's does: layers a
-                # cache provides lazily are fetched now, their progress before the stop,
-                # rather than in the middle of the first exec's output.
-                await self.build.gateway.stat_file(result_id, "/")
         except SolveError as error:
             return await self._fail_or_stop(error, step)
+        if result_id:
+            # A stop shows the step ready to look at, as buildg's does: layers a cache
+            # provides lazily are fetched now, their progress before the stop, rather
+            # than in the middle of the first exec's output. The step itself succeeded:
+            # a fetch that fails is not its failure, and exec reports the error if the
+            # files are wanted.
+            with suppress(SolveError):
+                await self.build.gateway.stat_file(result_id, "/")
         state = await self.progress.completed(step.digest, within=_STATUS_WAIT)
         self.position = step.index
         self.stop = Stop(
