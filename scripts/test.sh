@@ -7,6 +7,7 @@ bash "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 export PATH="${BUILDG_DAP_GOBIN:-$HOME/go/bin}:$ROOT/.venv/bin:$PATH"
 python scripts/gen_protos.py --check
+python scripts/gen_dap.py --check
 ruff check .
 mypy
 exec pytest "$@"
