@@ -12,10 +12,17 @@ os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 # Before gRPC and the worker threads start: each new thread may claim an arena.
 limit_arenas()
 
-from buildg_dap import cli_build, cli_builder, cli_cache, cli_debug  # noqa: E402
+from buildg_dap import (  # noqa: E402
+    cli_attach,
+    cli_build,
+    cli_builder,
+    cli_cache,
+    cli_dap,
+    cli_debug,
+)
 
 # Each module adds its subparser and sets ``run(namespace) -> exit code``.
-SUBCOMMANDS = (cli_build, cli_debug, cli_builder, cli_cache)
+SUBCOMMANDS = (cli_build, cli_debug, cli_dap, cli_attach, cli_builder, cli_cache)
 
 
 def main(argv: list[str] | None = None) -> int:

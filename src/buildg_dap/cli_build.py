@@ -18,7 +18,7 @@ from buildg_dap.buildkit.session.secrets import SecretSpecError
 from buildg_dap.buildkit.session.ssh import SSHSpecError
 from buildg_dap.buildkit.snippet import format_source
 from buildg_dap.cache.errors import CacheError
-from buildg_dap.cli_common import BuildCommand, add_build_flags, fail
+from buildg_dap.cli_common import BuildCommand, add_build_flags, build_command, fail
 from buildg_dap.dockerauth.config import ConfigError
 
 
@@ -69,7 +69,7 @@ async def build(command: BuildCommand) -> int:
 
 def run(ns: argparse.Namespace) -> int:
     try:
-        command = BuildCommand.from_namespace(ns)
+        command = build_command(ns)
     except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:
         return fail(exc)
     return anyio.run(build, command)

@@ -15,7 +15,7 @@ from buildg_dap.buildkit import embedded
 from buildg_dap.buildkit.connection import BuilderError, Connection, connect
 from buildg_dap.buildkit.errors import from_rpc
 from buildg_dap.buildkit.progress import human_size
-from buildg_dap.cli_common import BuilderOptions, add_builder_flags, fail
+from buildg_dap.cli_common import BuilderOptions, add_builder_flags, builder_options, fail
 
 Action = Callable[[BuilderOptions, argparse.Namespace], Awaitable[int]]
 _TOP = 10
@@ -55,7 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _run(func: Action, ns: argparse.Namespace) -> int:
     async def main() -> int:
         try:
-            return await func(BuilderOptions.from_namespace(ns), ns)
+            return await func(builder_options(ns), ns)
         except BuilderError as exc:
             return fail(exc)
 

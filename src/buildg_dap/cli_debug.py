@@ -12,7 +12,7 @@ from buildg_dap.buildkit.options import OptionError
 from buildg_dap.buildkit.session.secrets import SecretSpecError
 from buildg_dap.buildkit.session.ssh import SSHSpecError
 from buildg_dap.cache.errors import CacheError
-from buildg_dap.cli_common import BuildCommand, add_build_flags, fail
+from buildg_dap.cli_common import BuildCommand, add_build_flags, build_command, fail
 from buildg_dap.dockerauth.config import ConfigError
 from buildg_dap.repl.session import run_debug
 
@@ -43,7 +43,7 @@ async def debug(command: BuildCommand, image: str) -> int:
 
 def run(ns: argparse.Namespace) -> int:
     try:
-        command = BuildCommand.from_namespace(ns)
+        command = build_command(ns)
     except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:
         return fail(exc)
     return anyio.run(debug, command, ns.image)

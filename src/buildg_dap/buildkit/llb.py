@@ -91,8 +91,12 @@ class Graph:
                 if not 0 <= location.sourceIndex < len(self.sources):
                     continue
                 filename = self.sources[location.sourceIndex].filename
-                for r in location.ranges:
-                    node.ranges.append(Range(filename, r.start.line, r.end.line))
+                # One location is one instruction; the Dockerfile frontend gives each of
+                # its lines (continuations, heredoc bodies) a range of its own.
+                starts = [r.start.line for r in location.ranges]
+                ends = [r.end.line for r in location.ranges]
+                if starts:
+                    node.ranges.append(Range(filename, min(starts), max(ends)))
 
     @property
     def result(self) -> ops_pb2.Input | None:
@@ -118,3 +122,15 @@ class Graph:
                     seen.add(inp.digest)
                     stack.append(inp.digest)
         return seen
+
+
+def image_definition(name: str, platform: ops_pb2.Platform | None) -> ops_pb2.Definition:
+    """A definition whose result is the image ``name`` (a normalized reference)."""
+    source = ops_pb2.Op(source=ops_pb2.SourceOp(identifier=f"docker-image://{name}"))
+    if platform is not None:
+        source.platform.CopyFrom(platform)
+    raw = source.SerializeToString(deterministic=True)
+    head = ops_pb2.Op(inputs=[ops_pb2.Input(digest=op_digest(raw), index=0)])
+    definition = ops_pb2.Definition()
+    op_bytes(definition).extend([raw, head.SerializeToString(deterministic=True)])
+    return definition

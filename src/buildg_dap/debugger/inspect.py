@@ -16,6 +16,7 @@ from buildg_dap.debugger.engine import Engine, EngineError, Stop
 from buildg_dap.debugger.mounts import Where, step_layout
 from buildg_dap.debugger.process import container
 from buildg_dap.debugger.program import Step
+from buildg_dap.debugger.stepconfig import StepConfig, step_config
 
 READ_CAP = 1024 * 1024
 _MOUNT_TYPES = {v: k.lower() for k, v in ops_pb2.MountType.items()}
@@ -46,6 +47,8 @@ class StepInfo:
     env: list[str] = field(default_factory=list)
     workdir: str = ""
     user: str = ""
+    shell: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
     network: str = ""
     security: str = ""
     mounts: list[MountInfo] = field(default_factory=list)
@@ -72,6 +75,8 @@ class StepInfo:
         if self.workdir:
             out.append(f"Workdir:     {self.workdir}")
         out.append(f"User:        {self.user or 'root'}")
+        if self.shell:
+            out.append(f"Shell:       {shlex.join(self.shell)}")
         if self.network:
             out.append(f"Network:     {self.network}")
         if self.security:
@@ -81,6 +86,9 @@ class StepInfo:
         if self.env:
             out.append("Env:")
             out += [f"  {e}" for e in self.env]
+        if self.build_args:
+            out.append("Build args:")
+            out += [f"  {k}={v}" for k, v in self.build_args.items()]
         if self.mounts:
             out.append("Mounts:")
             for m in self.mounts:
@@ -109,7 +117,8 @@ def _mount_source(step: Step, engine: Engine, mount: ops_pb2.Mount) -> str:
     return digest[:19]
 
 
-def describe(engine: Engine, stop: Stop) -> StepInfo:
+def describe(engine: Engine, stop: Stop, config: StepConfig) -> StepInfo:
+    """The stop's step; ``config`` is ``step_config`` of that step, which exec uses too."""
     if stop.step is None:
         raise EngineError("not stopped at a step yet (at entry): use next or continue")
     step = stop.step
@@ -129,6 +138,8 @@ def describe(engine: Engine, stop: Stop) -> StepInfo:
         error=stop.error.message if stop.error is not None else "",
         exit_code=stop.exit_code,
     )
+    info.env, info.workdir, info.user = list(config.env), config.workdir, config.user
+    info.shell, info.build_args = list(config.shell), dict(config.build_args)
     origin = engine.origin(step)
     if origin is not None and stop.error is None:
         info.origin = origin.describe()
@@ -137,9 +148,7 @@ def describe(engine: Engine, stop: Stop) -> StepInfo:
         p = op.platform
         info.platform = "/".join(x for x in (p.OS, p.Architecture, p.Variant) if x)
     if step.node.kind == "exec":
-        meta = op.exec.meta
-        info.args, info.env = list(meta.args), list(meta.env)
-        info.workdir, info.user = meta.cwd, meta.user
+        info.args = list(op.exec.meta.args)
         info.network = _NET.get(op.exec.network, "")
         info.security = _SECURITY.get(op.exec.security, "")
         for mount in op.exec.mounts:
@@ -182,6 +191,7 @@ class Files:
             self._engine.prog,
             stop.step,
             Where.RESULT,
+            config=await step_config(self._engine, stop.step),
             root_result=stop.result_id,
             resolve=self._engine.resolve,
             failure=stop.error.solve if stop.error is not None else None,

@@ -11,6 +11,7 @@ from enum import Enum
 from buildg_dap._proto.buildkit import errdefs_pb2, gateway_pb2, ops_pb2
 from buildg_dap.debugger.process import ProcessSpec
 from buildg_dap.debugger.program import Program, Step
+from buildg_dap.debugger.stepconfig import StepConfig
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Resolves an op output (digest, index) to a live result id by solving it.
@@ -30,18 +31,6 @@ class LayoutError(Exception):
 class Layout:
     request: gateway_pb2.NewContainerRequest
     process: ProcessSpec
-
-
-def _exec_meta(step: Step, program: Program) -> tuple[ops_pb2.Meta, ops_pb2.ExecOp | None]:
-    """The step's own exec metadata, or the nearest RUN's in the same stage (for FROM,
-    COPY, ... which carry no environment of their own)."""
-    if step.node.kind == "exec":
-        return step.node.op.exec.meta, step.node.op.exec
-    same_stage = [s for s in program.steps if s.stage == step.stage and s.node.kind == "exec"]
-    if same_stage:
-        nearest = min(same_stage, key=lambda s: abs(s.index - step.index))
-        return nearest.node.op.exec.meta, None
-    return ops_pb2.Meta(env=[DEFAULT_PATH], cwd="/"), None
 
 
 def _copy_special(mount: ops_pb2.Mount) -> ops_pb2.Mount:
@@ -133,11 +122,14 @@ async def step_layout(
     step: Step,
     where: Where,
     *,
+    config: StepConfig,
     root_result: str | None,
     resolve: Resolver,
     failure: errdefs_pb2.Solve | None = None,
 ) -> Layout:
-    meta, exec_op = _exec_meta(step, program)
+    """The container for exec at ``step`` (of ``program``); the process gets the env,
+    workdir and user in effect at the step's line (``config``), whatever its kind."""
+    exec_op = step.node.op.exec if step.node.kind == "exec" else None
     if exec_op is not None:
         mounts = await _exec_mounts(step, where, root_result, resolve, failure)
     else:
@@ -145,15 +137,15 @@ async def step_layout(
     request = gateway_pb2.NewContainerRequest(Mounts=mounts)
     if exec_op is not None:
         request.Network = exec_op.network
-        request.extraHosts.extend(meta.extraHosts)
-        request.hostname = meta.hostname
+        request.extraHosts.extend(exec_op.meta.extraHosts)
+        request.hostname = exec_op.meta.hostname
     if step.node.op.HasField("platform"):
         request.platform.CopyFrom(step.node.op.platform)
     process = ProcessSpec(
         args=[],
-        env=list(meta.env) or [DEFAULT_PATH],
-        cwd=meta.cwd or "/",
-        user=meta.user,
+        env=list(config.env) or [DEFAULT_PATH],
+        cwd=config.workdir or "/",
+        user=config.user,
         security=exec_op.security if exec_op is not None else ops_pb2.SANDBOX,
         secret_env=list(exec_op.secretenv) if exec_op is not None else [],
     )

@@ -10,6 +10,7 @@ import anyio
 from buildg_dap.debugger.engine import Engine, EngineError
 from buildg_dap.debugger.mounts import Where, image_layout, step_layout
 from buildg_dap.debugger.process import Control, ProcessIO, container, run_process
+from buildg_dap.debugger.stepconfig import step_config
 from buildg_dap.repl.terminal import Input, forward_signals, raw_mode, window_size
 
 
@@ -46,6 +47,7 @@ async def run_exec(engine: Engine, request: ExecRequest, stdin: Input, out: Bina
         engine.prog,
         stop.step,
         Where.INPUTS if request.init_state else Where.RESULT,
+        config=await step_config(engine, stop.step),
         root_result=stop.result_id,
         resolve=engine.resolve,
         failure=stop.error.solve if stop.error is not None else None,

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from buildg_dap._proto.buildkit import control_pb2
 from buildg_dap.buildkit.progress import PlainPrinter, Progress
+from buildg_dap.debugger.stepconfig import is_probe_vertex
 
 
 def info_line(message: str) -> str:
@@ -63,6 +64,10 @@ class DebugProgress:
         keep.CopyFrom(message)
         del keep.vertexes[:]
         for vertex in message.vertexes:
+            if is_probe_vertex(vertex.name) and not vertex.error:
+                # info and exec ask the frontend for the step's configuration; its
+                # lines would land between a command and its output.
+                continue
             if vertex.cached:
                 if vertex.digest not in self._announced:
                     self._announced.add(vertex.digest)

@@ -9,13 +9,16 @@ from typing import BinaryIO, TextIO
 
 from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.session.fswalk import GO_DIR, GO_SYMLINK
+from buildg_dap.debugger import commands
 from buildg_dap.debugger.breakpoints import ON_FAIL, BreakpointError
+from buildg_dap.debugger.commands import UsageError
 from buildg_dap.debugger.engine import Engine, EngineError, Exited, Reason, Stop
+from buildg_dap.debugger.errors import BuilderGone
 from buildg_dap.debugger.inspect import Files, describe
 from buildg_dap.debugger.mounts import LayoutError
 from buildg_dap.debugger.process import ExecFailed
-from buildg_dap.repl import commands, listing
-from buildg_dap.repl.commands import UsageError
+from buildg_dap.debugger.stepconfig import step_config
+from buildg_dap.repl import listing
 from buildg_dap.repl.exec import ExecRequest, run_exec
 from buildg_dap.repl.output import DebugProgress, LogBuffer, info_line
 from buildg_dap.repl.terminal import Input
@@ -117,6 +120,10 @@ class Shell:
             return await self._handlers[command.name](words[1:])
         except Exited as done:
             self._show_finished(done)
+            return False
+        except BuilderGone as gone:
+            self.exit_code = 1
+            self.log.write(info_line(f"error: {gone.message}; the session is over") + "\n")
             return False
         except (UsageError, EngineError, BreakpointError, LayoutError, ExecFailed) as exc:
             self.say(f"error: {exc}")
@@ -262,7 +269,10 @@ class Shell:
 
     async def _info(self, args: list[str]) -> bool:
         commands.lookup("info").parse(args)
-        self.say(*describe(self.engine, self._current()).lines())
+        stop = self._current()
+        assert stop.step is not None
+        config = await step_config(self.engine, stop.step)
+        self.say(*describe(self.engine, stop, config).lines())
         return True
 
     async def _cat(self, args: list[str]) -> bool:

@@ -1,4 +1,5 @@
-"""The REPL's command table: names, aliases, usage, and argument parsing."""
+"""The debugger's command set (buildg's): names, aliases, usage and argument parsing,
+shared by the terminal REPL and the DAP debug console."""
 
 from __future__ import annotations
 

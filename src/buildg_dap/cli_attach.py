@@ -1,0 +1,85 @@
+"""``buildg-dap attach SOCKET``: the command an editor runs in its terminal for an
+interactive ``exec`` (DAP ``runInTerminal``). It connects the terminal to the
+container's TTY through the adapter: keys and window sizes out, output back, and exits
+with the process's exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+import anyio
+from anyio.abc import SocketStream
+
+from buildg_dap.dap.ttylink import (
+    ERROR,
+    EXIT,
+    INPUT,
+    INPUT_END,
+    OUTPUT,
+    RESIZE,
+    FrameReader,
+    LinkClosed,
+    frame,
+    resize_payload,
+)
+from buildg_dap.repl.terminal import Input, raw_mode, window_size
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "attach", help="connect this terminal to an exec started from an editor"
+    )
+    parser.add_argument("socket", help="the socket the debug adapter named")
+    parser.set_defaults(run=run)
+
+
+async def _send_keys(stream: SocketStream, stdin: Input) -> None:
+    async for chunk in stdin.chunks():
+        await stream.send(frame(INPUT, chunk))
+    await stream.send(frame(INPUT_END))
+
+
+async def _send_sizes(stream: SocketStream) -> None:
+    size = window_size()
+    if size is not None:
+        await stream.send(frame(RESIZE, resize_payload(size.rows, size.cols)))
+    with anyio.open_signal_receiver(signal.SIGWINCH) as signals:
+        async for _ in signals:
+            size = window_size()
+            if size is not None:
+                await stream.send(frame(RESIZE, resize_payload(size.rows, size.cols)))
+
+
+async def attach(path: str) -> int:
+    stdin = Input(0)
+    async with await anyio.connect_unix(path) as stream:
+        reader = FrameReader(stream)
+        code = 1
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_send_keys, stream, stdin)
+            tg.start_soon(_send_sizes, stream)
+            while True:
+                try:
+                    kind, payload = await reader.read()
+                except LinkClosed:
+                    break
+                if kind == OUTPUT:
+                    os.write(1, payload)
+                elif kind == EXIT:
+                    code = int.from_bytes(payload, "big", signed=True)
+                    break
+                elif kind == ERROR:
+                    sys.stderr.write(f"\r\nerror: {payload.decode('utf-8', 'replace')}\r\n")
+                    break
+            tg.cancel_scope.cancel()
+    return code
+
+
+def run(ns: argparse.Namespace) -> int:
+    if os.isatty(0):
+        with raw_mode(0):
+            return anyio.run(attach, ns.socket)
+    return anyio.run(attach, ns.socket)

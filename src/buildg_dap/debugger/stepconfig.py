@@ -1,0 +1,190 @@
+"""The configuration in effect at a step: env, workdir, user, shell and build args.
+
+Only a RUN's exec op carries an environment. FROM, COPY, ENV, WORKDIR, ... steps have
+none of their own, and working it out here would mean re-implementing the Dockerfile
+frontend's dispatch (base image config, global and stage ARG scoping, build-arg
+overrides, SHELL, ONBUILD, escapes) and drifting from it. So we ask the frontend: the
+Dockerfile cut after the step's last line, plus a synthetic ``RUN true``, converted to
+LLB without evaluating anything. That RUN's exec op holds the env (build args
+included), cwd and user a command at that line gets, and its args begin with the shell;
+the image config in the result metadata holds the env without build args, so the
+difference is the build args in effect.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
+
+from pydantic import BaseModel, ValidationError
+
+from buildg_dap._proto.buildkit import ops_pb2
+from buildg_dap.buildkit.build import DOCKERFILE_FRONTEND
+from buildg_dap.buildkit.errors import SolveError
+from buildg_dap.buildkit.llb import Graph, op_bytes, op_digest
+from buildg_dap.debugger.program import Program, Step
+
+if TYPE_CHECKING:
+    from buildg_dap.debugger.engine import Engine
+
+# The dockerui config reads the Dockerfile from the frontend input of this name, when
+# present, instead of the session's local "dockerfile" directory.
+DOCKERFILE_INPUT = "dockerfile"
+# Single-platform results carry the image config under this metadata key.
+IMAGE_CONFIG_KEY = "containerimage.config"
+# The frontend's lint setting; it overrides the Dockerfile's ``# check=`` directive.
+_CHECK_OPTION = "build-arg:BUILDKIT_DOCKERFILE_CHECK"
+_PROBE = "true"
+# Its cut Dockerfile's vertex in the build's progress is named with this prefix.
+_VERTEX_PREFIX = "[internal] step configuration: "
+# The frontend looks its base images up again on every call, under this name.
+_LOOKUP_VERTEX = re.compile(r"^\[(\S+ )?internal\] load metadata for ")
+# Present and non-empty, it stands in for the context's .dockerignore, which the
+# frontend would otherwise fetch through the session on every call; exclude patterns
+# only shape the context source and do not change any step's configuration.
+_IGNORE_STUB = b"# not used: step configuration only\n"
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """What a process started at a step sees, as the Dockerfile frontend computes it."""
+
+    env: list[str]  # the process environment: image env, ENV and build args in effect
+    workdir: str
+    user: str  # empty means the image default (root)
+    shell: list[str]  # what a shell-form RUN at this line would be prefixed with
+    build_args: dict[str, str]  # the ARG values in effect (also present in ``env``)
+
+
+class _ImageConfig(BaseModel):
+    # Only the env is read: cwd, user and shell come from the probe itself, which is
+    # what a process gets (an unset WorkingDir in the config is "/" there, for one).
+    Env: list[str] | None = None
+
+
+class _Image(BaseModel):
+    config: _ImageConfig = _ImageConfig()
+
+
+# Per program (a reload makes a new one), per step end line.
+_memo: WeakKeyDictionary[Program, dict[int, StepConfig]] = WeakKeyDictionary()
+
+
+async def step_config(engine: Engine, step: Step) -> StepConfig:
+    """The configuration in effect at ``step``'s line (after the step has run)."""
+    program = engine.prog
+    known = _memo.setdefault(program, {})
+    end = step.range.end_line
+    if end not in known:
+        known[end] = await _ask_frontend(engine, program, end)
+    return known[end]
+
+
+def is_probe_vertex(name: str) -> bool:
+    """Whether a progress vertex is a step_config call's bookkeeping rather than the
+    build's own work; front ends showing progress during a session leave them out."""
+    return name.startswith(_VERTEX_PREFIX) or bool(_LOOKUP_VERTEX.match(name))
+
+
+def cut_dockerfile(data: bytes, end_line: int) -> bytes:
+    """Lines 1..``end_line`` followed by the probe RUN (line ``end_line + 1``)."""
+    # The frontend's parser splits on "\n" (a "\r" before it is trimmed), so do we.
+    kept = data.split(b"\n")[:end_line]
+    return b"\n".join(kept) + f"\nRUN {_PROBE}\n".encode()
+
+
+def mkfile_definition(files: dict[str, bytes], name: str = "") -> ops_pb2.Definition:
+    """A definition whose result is a scratch filesystem holding ``files`` (one FileOp,
+    actions chained as client/llb chains them: each works on the previous one's output)."""
+    actions = []
+    for i, (path, data) in enumerate(files.items()):
+        actions.append(
+            ops_pb2.FileAction(
+                input=-1 if i == 0 else i - 1,  # no op inputs: i-1 is action i-1's output
+                secondaryInput=-1,
+                output=0 if i == len(files) - 1 else -1,
+                mkfile=ops_pb2.FileActionMkFile(
+                    path="/" + path.lstrip("/"), mode=0o644, data=data, timestamp=-1
+                ),
+            )
+        )
+    file_op = ops_pb2.Op(file=ops_pb2.FileOp(actions=actions))
+    raw = file_op.SerializeToString(deterministic=True)
+    head = ops_pb2.Op(inputs=[ops_pb2.Input(digest=op_digest(raw), index=0)])
+    raw_head = head.SerializeToString(deterministic=True)
+    definition = ops_pb2.Definition()
+    op_bytes(definition).extend([raw, raw_head])
+    # BuildKit takes a definition without op metadata for a nil one (Definition.IsNil)
+    # and refuses it as a frontend input; client/llb records metadata for every op.
+    definition.metadata[op_digest(raw)].caps["file.base"] = True
+    if name:
+        # Its name in the build's progress.
+        definition.metadata[op_digest(raw)].description["llb.customname"] = name
+    definition.metadata[op_digest(raw_head)].CopyFrom(ops_pb2.OpMetadata())
+    return definition
+
+
+def _error(message: str) -> Exception:
+    # Imported late: the engine imports this module.
+    from buildg_dap.debugger.engine import EngineError
+
+    return EngineError(message)
+
+
+def _env_map(env: list[str]) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in env)
+    return {pair[0]: pair[1] if len(pair) > 1 else "" for pair in pairs}
+
+
+async def _ask_frontend(engine: Engine, program: Program, end_line: int) -> StepConfig:
+    options = engine.request.frontend_options()
+    filename = options["filename"]
+    # The cut file's last stage is the step's own; a target would select another one.
+    options.pop("target", None)
+    # Warnings were shown for the whole file already; the cut must not repeat them
+    # (nor fail on them with check=error=true). A user's own setting is kept.
+    options.setdefault(_CHECK_OPTION, "skip=all")
+    dockerfile = mkfile_definition(
+        {
+            filename: cut_dockerfile(program.source.data, end_line),
+            filename + ".dockerignore": _IGNORE_STUB,
+        },
+        name=f"{_VERTEX_PREFIX}{filename} lines 1-{end_line}",
+    )
+    try:
+        result = await engine.build.gateway.solve_frontend(
+            DOCKERFILE_FRONTEND,
+            options,
+            engine.request.cache_imports,
+            inputs={DOCKERFILE_INPUT: dockerfile},
+        )
+    except SolveError as exc:
+        raise _error(f"cannot read the configuration at line {end_line}: {exc.message}") from None
+    if result.WhichOneof("result") != "ref":
+        raise _error("the frontend returned no single result for the step's configuration")
+    graph = Graph(getattr(result.ref, "def"))
+    head = graph.result
+    probe = graph.nodes.get(head.digest) if head is not None else None
+    if probe is None or probe.kind != "exec" or list(probe.op.exec.meta.args[-1:]) != [_PROBE]:
+        raise _error(f"the frontend's LLB for line {end_line} does not end with the probe")
+    try:
+        image = _Image.model_validate(json.loads(result.metadata[IMAGE_CONFIG_KEY]))
+    except (KeyError, ValueError, ValidationError) as exc:
+        raise _error(f"the frontend returned no usable image config: {exc}") from None
+    meta = probe.op.exec.meta
+    env = list(meta.env)
+    image_env = _env_map(image.config.Env or [])
+    # ARG values go into the state's env but not into the image config.
+    build_args = {
+        key: value for key, value in _env_map(env).items() if image_env.get(key) != value
+    }
+    return StepConfig(
+        env=env,
+        workdir=meta.cwd or "/",
+        user=meta.user,
+        shell=list(meta.args[:-1]),
+        build_args=build_args,
+    )
