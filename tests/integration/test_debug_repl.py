@@ -77,6 +77,37 @@ def test_exec_sees_env_workdir_user_cache_mount_and_flags(
     assert "exit code: 7" in out
     assert re.search(r"cache /cache \(cache id=/shared-cache\)", out), out
     assert "User:        tester" in out
+    assert "Shell:       /bin/sh -c" in out
+
+
+LATER_CONFIG = """\
+FROM busybox
+ARG GREETING=hello
+ENV A=1
+COPY f /f
+ENV B=2
+WORKDIR /work
+USER nobody
+RUN true
+"""
+
+
+def test_info_and_exec_at_a_copy_see_only_what_is_in_effect_there(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    # ENV, WORKDIR and USER after the stop are not in effect yet (the RUN after them
+    # carries them, and no user "nobody" exists in this image).
+    context = write_context(tmp_path / "ctx", LATER_CONFIG, {"f": "f\n"})
+    command = "exec sh -c 'echo a=$A b=$B g=$GREETING; pwd; id -u'"
+    session = run_debug(builder_a, context, ["break 4", "continue", "info", command, "q"])
+    assert session.code == 0, session.text
+    out = session.out
+    info = out.split("(buildg) info\n", 1)[1].split("(buildg) ", 1)[0]
+    assert "Workdir:     /\n" in info and "User:        root\n" in info, info
+    assert "Shell:       /bin/sh -c\n" in info, info
+    assert "  A=1\n" in info and "  B=2\n" not in info, info
+    assert "Build args:\n  GREETING=hello\n" in info, info
+    assert f"(buildg) {command}\na=1 b= g=hello\n/\n0\n(buildg) q\n" in out, out
 
 
 SCRATCH = """\
