@@ -3,6 +3,7 @@
 #   Debian: runc, docker-registry, busybox-static, apache2-utils (htpasswd for tests)
 #   Go module proxy: buildkitd + buildctl v0.32.2
 #   .venv: the project with its dev dependencies
+#   npm: the JS test dependencies in tests/dap/js (DebugClient)
 set -euo pipefail
 
 BUILDKIT_VERSION=v0.32.2
@@ -61,5 +62,13 @@ if ! "$ROOT/.venv/bin/python" -c "import buildg_dap, grpc_tools, pytest, mypy" 2
   "$ROOT/.venv/bin/pip" install -q -U pip
   "$ROOT/.venv/bin/pip" install -q -e "$ROOT[dev]"
   touch "$ROOT/.venv/.installed"
+fi
+# The DAP tests drive the adapter with VS Code's DebugClient: npm packages, pinned by
+# the committed lock file.
+JS_TESTS="$ROOT/tests/dap/js"
+if [ ! -f "$JS_TESTS/node_modules/.package-lock.json" ] ||
+   [ "$JS_TESTS/package-lock.json" -nt "$JS_TESTS/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the JS test dependencies"
+  (cd "$JS_TESTS" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: ready (buildkitd $("$GOBIN_DIR/buildkitd" --version | awk '{print $3}'))"
