@@ -15,16 +15,9 @@ import pytest
 from buildg_dap.cache.contents import CacheContents, read_contents
 from buildg_dap.cache.errors import CacheCorrupt, CacheNotFound, NotABuildCache
 from buildg_dap.cache.local import LocalLayout
-from buildg_dap.cache.models import (
-    CACHE_CONFIG,
-    DOCKER_MANIFEST_LIST,
-    OCI_INDEX,
-    CacheConfig,
-    Descriptor,
-    ImageConfig,
-    detect_media_type,
-)
+from buildg_dap.cache.models import CACHE_CONFIG, CacheConfig, ImageConfig, detect_media_type
 from buildg_dap.cache.reference import sha256_digest
+from buildg_dap.oci import DOCKER_MANIFEST_LIST, OCI_INDEX, Descriptor
 
 FIXTURES = Path(__file__).parent / "cache_fixtures"
 

@@ -20,11 +20,11 @@ from buildg_dap.cache.errors import (
     RegistryFailed,
     RegistryUnreachable,
 )
-from buildg_dap.cache.models import OCI_MANIFEST
 from buildg_dap.cache.reference import Reference, sha256_digest
 from buildg_dap.cache.registry import RegistryClient, RetryPolicy
 from buildg_dap.dockerauth.config import is_loopback
 from buildg_dap.dockerauth.store import CredentialStore
+from buildg_dap.oci import OCI_MANIFEST
 
 FAST = RetryPolicy(attempts=3, first_delay=0.01, max_delay=0.05, total_timeout=10)
 MANIFEST = json.dumps(

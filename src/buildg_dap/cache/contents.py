@@ -20,16 +20,13 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from buildg_dap.cache.errors import CacheCorrupt, NotABuildCache
 from buildg_dap.cache.models import (
     CACHE_CONFIG,
-    INDEX_TYPES,
     CacheConfig,
     CacheLayer,
     CacheRecord,
-    Descriptor,
     ImageConfig,
-    Index,
-    Manifest,
     detect_media_type,
 )
+from buildg_dap.oci import INDEX_TYPES, Descriptor, Index, Manifest
 
 # BuildKit's importer refuses manifests and cache configs above 1 MiB (readBlob).
 JSON_LIMIT: Final = 1 << 20

@@ -8,17 +8,13 @@ annotation first and the OCI ref-name annotation second (client/ociindex).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final
 
 import anyio
 from pydantic import ValidationError
 
 from buildg_dap.cache.errors import CacheCorrupt, CacheNotFound, InvalidCacheSpec
-from buildg_dap.cache.models import Descriptor, Index
 from buildg_dap.cache.reference import InvalidReference, sha256_digest, validate_digest
-
-_NAME_ANNOTATIONS: Final = ("io.containerd.image.name", "org.opencontainers.image.ref.name")
-DEFAULT_TAG: Final = "latest"
+from buildg_dap.oci import DEFAULT_TAG, Descriptor, Index, blob_path, tagged_manifest
 
 
 class LocalLayout:
@@ -48,10 +44,9 @@ class LocalLayout:
             # A digest need not be listed in index.json; BuildKit only needs the blob.
             return listed[0] if listed else Descriptor(digest=digest, size=size)
         wanted = tag or DEFAULT_TAG
-        for key in _NAME_ANNOTATIONS:
-            for manifest in index.manifests:
-                if manifest.annotations.get(key) == wanted:
-                    return manifest
+        manifest = tagged_manifest(index, wanted)
+        if manifest is not None:
+            return manifest
         raise CacheNotFound(f"{self} has no manifest tagged {wanted!r} in index.json")
 
     async def read(self, descriptor: Descriptor, *, limit: int) -> bytes:
@@ -69,8 +64,7 @@ class LocalLayout:
         return body
 
     def _blob_path(self, digest: str) -> anyio.Path:
-        algorithm, _, encoded = digest.partition(":")
-        return anyio.Path(self.root / "blobs" / algorithm / encoded)
+        return anyio.Path(blob_path(self.root, digest))
 
     async def _blob_size(self, digest: str) -> int:
         try:

@@ -1,4 +1,5 @@
-"""Wire models: OCI/Docker manifests and indexes, image configs, BuildKit's cache config.
+"""Wire models: image configs and BuildKit's cache config (manifests and indexes are in
+buildg_dap.oci).
 
 Field names and defaults follow what BuildKit writes (cache/remotecache/v1/types in
 moby/buildkit). Unknown fields are ignored: registries and newer writers add some.
@@ -11,21 +12,19 @@ import binascii
 from datetime import UTC, datetime
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
-OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST_LIST: Final = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v2+json"
+from buildg_dap.oci import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    WireModel,
+)
+
 CACHE_CONFIG: Final = "application/vnd.buildkit.cacheconfig.v0"
-INDEX_TYPES: Final = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
-MANIFEST_TYPES: Final = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 # Key of the inline cache inside an image config (Go []byte, so base64 in JSON).
 INLINE_CACHE_KEY: Final = "moby.buildkit.cache.v0"
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
 def _unset_time(value: datetime | None) -> datetime | None:
@@ -35,33 +34,7 @@ def _unset_time(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-class Descriptor(_Wire):
-    media_type: str = Field(default="", alias="mediaType")
-    digest: str
-    size: int = Field(ge=0)
-    annotations: dict[str, str] = Field(default_factory=dict)
-
-
-class Index(_Wire):
-    """OCI image index or Docker manifest list."""
-
-    schema_version: int = Field(default=2, alias="schemaVersion")
-    media_type: str | None = Field(default=None, alias="mediaType")
-    manifests: list[Descriptor]
-    annotations: dict[str, str] = Field(default_factory=dict)
-
-
-class Manifest(_Wire):
-    """OCI image manifest or Docker v2 manifest."""
-
-    schema_version: int = Field(default=2, alias="schemaVersion")
-    media_type: str | None = Field(default=None, alias="mediaType")
-    config: Descriptor
-    layers: list[Descriptor] = Field(default_factory=list)
-    annotations: dict[str, str] = Field(default_factory=dict)
-
-
-class LayerAnnotations(_Wire):
+class LayerAnnotations(WireModel):
     media_type: str = Field(default="", alias="mediaType")
     diff_id: str = Field(default="", alias="diffID")
     size: int = 0
@@ -70,7 +43,7 @@ class LayerAnnotations(_Wire):
     _created = field_validator("created_at")(_unset_time)
 
 
-class CacheLayer(_Wire):
+class CacheLayer(WireModel):
     blob: str
     # BuildKit writes the parent with omitempty, so an absent parent is index 0;
     # a base layer says -1 explicitly.
@@ -78,50 +51,50 @@ class CacheLayer(_Wire):
     annotations: LayerAnnotations | None = None
 
 
-class CacheInput(_Wire):
+class CacheInput(WireModel):
     selector: str = ""
     link: int = 0
 
 
-class CacheResult(_Wire):
+class CacheResult(WireModel):
     layer: int = 0
     created_at: datetime | None = Field(default=None, alias="createdAt")
 
     _created = field_validator("created_at")(_unset_time)
 
 
-class ChainedResult(_Wire):
+class ChainedResult(WireModel):
     layers: list[int] = Field(default_factory=list)
     created_at: datetime | None = Field(default=None, alias="createdAt")
 
     _created = field_validator("created_at")(_unset_time)
 
 
-class CacheRecord(_Wire):
+class CacheRecord(WireModel):
     digest: str = ""
     inputs: list[list[CacheInput]] = Field(default_factory=list)
     results: list[CacheResult] = Field(default_factory=list, alias="layers")
     chains: list[ChainedResult] = Field(default_factory=list)
 
 
-class CacheConfig(_Wire):
+class CacheConfig(WireModel):
     """``application/vnd.buildkit.cacheconfig.v0``."""
 
     layers: list[CacheLayer] = Field(default_factory=list)
     records: list[CacheRecord] = Field(default_factory=list)
 
 
-class RootFS(_Wire):
+class RootFS(WireModel):
     diff_ids: list[str] = Field(default_factory=list)
 
 
-class HistoryEntry(_Wire):
+class HistoryEntry(WireModel):
     created: datetime | None = None
     created_by: str = ""
     empty_layer: bool = False
 
 
-class ImageConfig(_Wire):
+class ImageConfig(WireModel):
     """The parts of an image config that matter for an inline cache."""
 
     rootfs: RootFS = Field(default_factory=RootFS)

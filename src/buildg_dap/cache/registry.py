@@ -27,11 +27,11 @@ from buildg_dap.cache.errors import (
     RegistryFailed,
     RegistryUnreachable,
 )
-from buildg_dap.cache.models import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
 from buildg_dap.cache.reference import Reference, sha256_digest
 from buildg_dap.dockerauth.config import is_loopback
 from buildg_dap.dockerauth.store import Credentials, CredentialStore
 from buildg_dap.dockerauth.token import Token, fetch_token, parse_challenge
+from buildg_dap.oci import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
 
 MANIFEST_ACCEPT: Final = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST])
 MANIFEST_LIMIT: Final = 4 << 20

@@ -18,10 +18,10 @@ from buildg_dap.buildkit.options import GO_FALSE, GO_TRUE, MalformedFields, csv_
 from buildg_dap.cache.contents import JSON_LIMIT, ContentReader
 from buildg_dap.cache.errors import InvalidCacheSpec
 from buildg_dap.cache.local import LocalLayout
-from buildg_dap.cache.models import INDEX_TYPES, MANIFEST_TYPES, Descriptor
 from buildg_dap.cache.reference import Reference
 from buildg_dap.cache.registry import RegistryClient
 from buildg_dap.dockerauth.store import CredentialStore
+from buildg_dap.oci import INDEX_TYPES, MANIFEST_TYPES, Descriptor
 
 INSECURE_ATTR: Final = "registry.insecure"
 

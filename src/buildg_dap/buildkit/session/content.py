@@ -26,20 +26,17 @@ from buildg_dap.buildkit.session.layout_store import (
     Ingest,
     LayoutStore,
     check_digest,
-    tag_in_index,
     timestamp,
 )
 from buildg_dap.buildkit.session.rpcserver import Attachable, CallContext
-from buildg_dap.cache.models import Descriptor
+from buildg_dap.oci import DEFAULT_TAG, Descriptor, tag_in_index
 
 STORE_ID_KEY: Final = "buildkit-attachable-store-id"
 STORE_PREFIX: Final = "local:"
 # The exporter response entry holding the cache manifest's descriptor (JSON).
 CACHE_MANIFEST_KEY: Final = "cache.manifest"
-DEFAULT_TAG: Final = "latest"
 # containerd's List sends infos in batches.
 _BATCH: Final = 100
-
 
 
 async def _abort(context: CallContext, error: ContentError) -> NoReturn:

@@ -3,13 +3,12 @@
 Blobs live in ``blobs/sha256/<hex>``. An unfinished write lives in
 ``ingest/<sha256 of its ref>/`` (``ref``, ``data``, ``total``, ``startedat``), beside
 the blobs so that committing is one atomic rename, and so that a later write with the
-same ref resumes it. ``index.json`` names manifests by tag.
+same ref resumes it. Blob paths and ``index.json`` follow buildg_dap.oci.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -17,17 +16,15 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import BinaryIO, Final
 
 import anyio
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from buildg_dap import oci
 from buildg_dap._proto.containerd import content_pb2
 
-REF_NAME: Final = "org.opencontainers.image.ref.name"
-IMAGE_NAME: Final = "io.containerd.image.name"
-OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"
 _CHUNK: Final = 1 << 20
 _DIGEST: Final = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -133,8 +130,7 @@ class LayoutStore:
         self._writing: set[str] = set()
 
     def blob_path(self, digest: str) -> Path:
-        algorithm, _, encoded = check_digest(digest).partition(":")
-        return self.root / "blobs" / algorithm / encoded
+        return oci.blob_path(self.root, check_digest(digest))
 
     def ingest_path(self, ref: str) -> Path:
         # Hashed: refs are free text, the directory name must be safe and bounded.
@@ -274,28 +270,3 @@ def _entries(directory: Path) -> list[Path]:
         return sorted(directory.iterdir())
     except FileNotFoundError:
         return []
-
-
-def tag_in_index(root: Path, manifest: dict[str, Any], tag: str) -> None:
-    """Adds ``manifest`` to ``root/index.json`` under ``tag``, as buildctl does after a
-    cache export; replaced whole, so a reader never sees half an index."""
-    index_path = root / "index.json"
-    try:
-        index: dict[str, Any] = json.loads(index_path.read_bytes())
-    except FileNotFoundError:
-        index = {}
-    index.setdefault("schemaVersion", 2)
-    index.setdefault("mediaType", OCI_INDEX)
-    # The tag moves: any other manifest holding it (by tag, not by image name) loses it.
-    index["manifests"] = [
-        m
-        for m in index.get("manifests") or []
-        if m.get("annotations", {}).get(REF_NAME) != tag
-        or m.get("annotations", {}).get(IMAGE_NAME, "") != ""
-    ]
-    entry = {**manifest, "annotations": {**manifest.get("annotations", {}), REF_NAME: tag}}
-    index["manifests"].append(entry)
-    (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    partial = root / "index.json.tmp"
-    partial.write_text(json.dumps(index))
-    os.replace(partial, index_path)
