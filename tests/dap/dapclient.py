@@ -3,7 +3,9 @@ records every event, so tests can wait for one and check the order of others."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,6 +39,7 @@ class DapClient:
         self.events: list[Message] = []
         self.reverse: list[Message] = []
         self.closed = False
+        self.failure: Exception | None = None
         self._changed = anyio.Event()
         self.answer_reverse: Callable[[Message], Message | None] = lambda _: None
         tg.start_soon(self._read)
@@ -45,7 +48,8 @@ class DapClient:
         while True:
             try:
                 message = await self._reader.read()
-            except Exception:
+            except Exception as error:
+                self.failure = error
                 message = None
             if message is None:
                 self.closed = True
@@ -106,7 +110,7 @@ class DapClient:
                     if event["event"] == name and where(event.get("body") or {}):
                         return event
                 if self.closed:
-                    raise EOFError(f"closed before a {name} event")
+                    raise EOFError(f"closed before a {name} event ({self.failure!r})")
                 await self._changed.wait()
 
     def output(self, *categories: str) -> str:
@@ -137,6 +141,10 @@ class DapClient:
 
 
 def adapter_command(*extra: str) -> list[str]:
+    # BUILDG_DAP_TRACE_DIR: keep each adapter's trace (and its log lines) for a post-mortem.
+    traces = os.environ.get("BUILDG_DAP_TRACE_DIR")
+    if traces:
+        extra = (*extra, "--log", tempfile.mkstemp(".log", "adapter-", traces)[1])
     return [sys.executable, "-m", "buildg_dap", "dap", *extra]
 
 
@@ -145,9 +153,12 @@ async def dap_session(
     cwd: Path | None = None, *, initialize: Message | None = None
 ) -> AsyncIterator[DapClient]:
     """An adapter process and a client that has sent ``initialize``."""
+    traces = os.environ.get("BUILDG_DAP_TRACE_DIR")
+    errors = Path(tempfile.mkstemp(".stderr", "adapter-", traces)[1]) if traces else None
     process = await anyio.open_process(
-        adapter_command(), cwd=cwd, env=clean_env(), stderr=sys.stderr
-    )
+        adapter_command(), cwd=cwd, env=clean_env(),
+        stderr=errors.open("ab") if errors is not None else None,
+    )  # fmt: skip
     async with process, anyio.create_task_group() as tg:
         client = DapClient(process, tg)
         try:

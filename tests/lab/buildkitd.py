@@ -120,6 +120,11 @@ class Buildkitd:
         except subprocess.TimeoutExpired:
             return False
 
+    def crash(self) -> None:
+        """Kill the daemon alone, leaving its containers running (``stop`` cleans up)."""
+        if self._service is not None:
+            self._service.kill()
+
     def stop(self) -> None:
         self._stop_service()
         self._clean_root()

@@ -62,6 +62,11 @@ class Service:
                 continue
             raise self.error(f"exited with status {code} before it was ready")
 
+    def kill(self) -> None:
+        """SIGKILL the service itself, as a crash would: what it spawned lives on."""
+        self._proc.kill()
+        self._proc.wait()
+
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM the group, SIGKILL it after `grace` seconds, then reap stragglers."""
         if self._proc.poll() is None:

@@ -11,7 +11,7 @@ import anyio
 
 from buildg_dap.debugger.breakpoints import Breakpoint
 from buildg_dap.debugger.conditions import evaluate_condition, format_log_message, hit_matches
-from buildg_dap.debugger.errors import EngineError, Exited
+from buildg_dap.debugger.errors import EngineError, Exited, Paused
 from buildg_dap.debugger.events import Finished, LogPoint, Reason, Resumed, Stop, Stopped
 from buildg_dap.debugger.program import Step
 from buildg_dap.debugger.state import BuildState
@@ -66,25 +66,22 @@ class Engine(BuildState):
             await self._return(live.error)
 
     @asynccontextmanager
-    async def _move(self) -> AsyncIterator[anyio.CancelScope]:
-        if self._moving is not None:
+    async def _move(self) -> AsyncIterator[None]:
+        if self._pause is not None:
             raise EngineError("the build is already running")
-        self._pause_requested = False
-        with anyio.CancelScope() as scope:
-            self._moving = scope
-            self._emit(Resumed())
-            try:
-                yield scope
-            finally:
-                self._moving = None
+        self._pause = anyio.Event()
+        self._emit(Resumed())
+        try:
+            yield
+        finally:
+            self._pause = None
 
     def pause(self) -> bool:
         """Ask a running move to stop at the latest step evaluated so far; False if
-        nothing is running."""
-        if self._moving is None:
+        nothing is running. What buildkitd is running goes on in the background."""
+        if self._pause is None:
             return False
-        self._pause_requested = True
-        self._moving.cancel()
+        self._pause.set()
         return True
 
     async def _paused(self) -> Stop:
@@ -104,33 +101,24 @@ class Engine(BuildState):
             )
         return await self._evaluate(done[-1], Reason.PAUSE, [])
 
-    async def _moved(self, target: Stop | None) -> Stop:
-        if target is not None:
-            return target
-        if self._pause_requested:
-            return await self._paused()
-        raise EngineError("the move was cancelled")
-
     async def _advance(self, target: int | None, only: str | None = None) -> Stop:
         """Evaluate up to step ``target`` (None: the end of the build), stopping early at
         a step with a breakpoint that stops. Only the stopping step is solved: BuildKit
         evaluates its ancestors, independent stages in parallel."""
         await self._leave_failure()
-        stop: Stop | None = None
-        async with self._move():
-            steps = self.prog.steps
-            last = len(steps) - 1 if target is None else target
-            for step in steps[self.position + 1 : last + 1]:
-                bps = await self._stopping(step, only)
-                if bps:
-                    stop = await self._evaluate(step, Reason.BREAKPOINT, bps)
-                    break
-                if step.index == target:
-                    stop = await self._evaluate(step, Reason.STEP, [])
-                    break
-            else:
-                stop = await self._run_to_end()
-        return await self._moved(stop)
+        try:
+            async with self._move():
+                steps = self.prog.steps
+                last = len(steps) - 1 if target is None else target
+                for step in steps[self.position + 1 : last + 1]:
+                    bps = await self._stopping(step, only)
+                    if bps:
+                        return await self._evaluate(step, Reason.BREAKPOINT, bps)
+                    if step.index == target:
+                        return await self._evaluate(step, Reason.STEP, [])
+                return await self._run_to_end()
+        except Paused:
+            return await self._paused()
 
     def _current_stage(self) -> int | None:
         live = self.history.live

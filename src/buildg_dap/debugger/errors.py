@@ -26,3 +26,7 @@ class Exited(Exception):
     def __init__(self, finished: Finished) -> None:
         super().__init__("build finished")
         self.finished = finished
+
+
+class Paused(Exception):
+    """A running move was paused before its solve finished."""

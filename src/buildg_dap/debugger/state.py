@@ -11,9 +11,9 @@ referenced, so going back is exact and costs no solve. ``engine.Engine`` adds mo
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
-from typing import NoReturn, Self
+from typing import NoReturn, Self, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -30,7 +30,7 @@ from buildg_dap.buildkit.session.rpcserver import Attachable
 from buildg_dap.cache.attribution import CacheTally, StepOrigin
 from buildg_dap.cache.reference import InvalidReference, Reference
 from buildg_dap.debugger.breakpoints import Breakpoint, Breakpoints
-from buildg_dap.debugger.errors import BuilderGone, EngineError, Exited
+from buildg_dap.debugger.errors import BuilderGone, EngineError, Exited, Paused
 from buildg_dap.debugger.events import (
     BreakpointChanged,
     BuildEnded,
@@ -48,6 +48,7 @@ from buildg_dap.debugger.holder import HeldBuild
 from buildg_dap.debugger.origins import Origins
 from buildg_dap.debugger.program import Program, Step
 
+_T = TypeVar("_T")
 # How long a stop waits for buildkitd's status of the step it just solved.
 _STATUS_WAIT = 2.0
 # How long a liveness check of the builder may take before it counts as gone.
@@ -85,8 +86,9 @@ class BuildState:
         self.position = -1  # index of the last step evaluated live; -1 at entry
         self.finished: Finished | None = None
         self._results: dict[tuple[str, int], str] = {}
-        self._moving: anyio.CancelScope | None = None
-        self._pause_requested = False
+        # Set while a move runs; setting it pauses the move.
+        self._pause: anyio.Event | None = None
+        self._completed: set[str] = set()
         progress.listeners.append(self._on_status)
 
     # --- events --------------------------------------------------------------------
@@ -105,8 +107,10 @@ class BuildState:
             if not vertex.HasField("completed"):
                 continue
             steps = self.program.steps_for_digest(vertex.digest)
-            if not steps:
+            # Every solve that reuses a step reports it again: one event per build.
+            if not steps or vertex.digest in self._completed:
                 continue
+            self._completed.add(vertex.digest)
             state = self.progress.vertices.get(vertex.digest)
             origin = self.origin(steps[0]) if not vertex.error else None
             for step in steps:
@@ -161,6 +165,7 @@ class BuildState:
         self._build, self._frontend, self.program = held.build, frontend, program
         self.position = -1
         self._results.clear()
+        self._completed.clear()
         self.finished = None
         for bp in self.breakpoints.rebind(program):
             self._emit(BreakpointChanged(bp))
@@ -204,7 +209,7 @@ class BuildState:
 
     @property
     def running(self) -> bool:
-        return self._moving is not None
+        return self._pause is not None
 
     # --- the builder ---------------------------------------------------------------
 
@@ -216,9 +221,8 @@ class BuildState:
         return True
 
     async def check_builder(self, error: BaseException) -> None:
-        """Raise BuilderGone when ``error`` came from losing buildkitd, not from a step."""
-        if isinstance(error, SolveError) and error.solve is not None:
-            return
+        """Raise BuilderGone when ``error`` came from losing buildkitd, not from a step.
+        Asked on every failure: a dying daemon may fail its running steps first."""
         if await self.builder_alive():
             return
         detail = error.message if isinstance(error, SolveError) else str(error)
@@ -231,14 +235,49 @@ class BuildState:
 
     # --- solving -------------------------------------------------------------------
 
+    async def _pausable(self, work: Callable[[], Awaitable[_T]]) -> _T:
+        """``work`` (a solve) as part of a move that ``pause`` may interrupt: it runs in
+        a task of its own, and a pause returns at once (raising Paused) while buildkitd
+        goes on, rather than cancelling a gRPC call halfway."""
+        pause = self._pause
+        if pause is None or self._tg is None:
+            return await work()
+        outcome: list[_T] = []
+        failure: list[Exception] = []
+        done = anyio.Event()
+
+        async def run() -> None:
+            try:
+                outcome.append(await work())
+            except Exception as error:  # handed to the waiting move, if still waiting
+                failure.append(error)
+            finally:
+                done.set()
+
+        self._tg.start_soon(run)
+        async with anyio.create_task_group() as waiting:
+
+            async def until(event: anyio.Event) -> None:
+                await event.wait()
+                waiting.cancel_scope.cancel()
+
+            waiting.start_soon(until, done)
+            waiting.start_soon(until, pause)
+        if not done.is_set():
+            raise Paused
+        if failure:
+            raise failure[0]
+        return outcome[0]
+
     async def resolve(self, target: ops_pb2.Input) -> str:
         """The live result id of one op output, solved (and cached) on demand."""
         key = (target.digest, target.index)
         if key not in self._results:
             definition = self.prog.graph.sub_definition(target)
+            gateway = self.build.gateway
             try:
-                ref = await self.build.gateway.solve_definition(
-                    definition, self.request.cache_imports
+                ref = await self._pausable(
+                    lambda: gateway.solve_definition(definition, self.request.cache_imports)
                 )
             except SolveError as error:
                 await self.check_builder(error)
@@ -335,9 +374,12 @@ class BuildState:
         raise Exited(self.finished)
 
     async def _run_to_end(self) -> Stop:
+        gateway = self.build.gateway
         try:
-            await self.build.gateway.solve_definition(
-                self.prog.graph.definition, self.request.cache_imports
+            await self._pausable(
+                lambda: gateway.solve_definition(
+                    self.prog.graph.definition, self.request.cache_imports
+                )
             )
         except SolveError as error:
             return await self._fail_or_stop(error, self.prog.steps[-1])
