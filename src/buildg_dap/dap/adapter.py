@@ -124,7 +124,15 @@ class Adapter(RequestsMixin):
 
     def start(self, work: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
         assert self._tg is not None
-        self._tg.start_soon(work, *args)
+        self._tg.start_soon(self._task, work, *args)
+
+    async def _task(self, work: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        """A background task that fails says so and leaves the connection serving."""
+        try:
+            await work(*args)
+        except Exception as error:
+            log.exception("background task failed")
+            self.relay.output("important", f"internal error: {error}\n")
 
 
 def _invalid(command: str, error: ValidationError) -> str:

@@ -8,11 +8,13 @@ import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from pathlib import Path
 
 import anyio
 from anyio.abc import ObjectSendStream, SocketStream
 
+from buildg_dap.asyncutil import single_errors
 from buildg_dap.dap.channel import Channel
 from buildg_dap.dap.ttylink import (
     ERROR,
@@ -78,21 +80,23 @@ class TerminalLauncher:
             send, receive = anyio.create_memory_object_stream[Control](16)
             chunks_send, chunks = anyio.create_memory_object_stream[bytes](64)
             try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_pump_keys, FrameReader(stream), chunks_send, send)
+                with single_errors():
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(_pump_keys, FrameReader(stream), chunks_send, send)
 
-                    async def write(data: bytes) -> None:
-                        await stream.send(frame(OUTPUT, data))
+                        async def write(data: bytes) -> None:
+                            await stream.send(frame(OUTPUT, data))
 
-                    io = ProcessIO(
-                        stdout=write, stderr=write, stdin=_iterate(chunks), tty=True,
-                        control=receive,
-                    )  # fmt: skip
-                    code = await run_exec(self._engine(), request, io)
-                    await stream.send(frame(EXIT, code.to_bytes(4, "big", signed=True)))
-                    tg.cancel_scope.cancel()
+                        io = ProcessIO(
+                            stdout=write, stderr=write, stdin=_iterate(chunks), tty=True,
+                            control=receive,
+                        )  # fmt: skip
+                        code = await run_exec(self._engine(), request, io)
+                        await stream.send(frame(EXIT, code.to_bytes(4, "big", signed=True)))
+                        tg.cancel_scope.cancel()
             except (ExecFailed, EngineError) as error:
-                await stream.send(frame(ERROR, str(error).encode()))
+                with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await stream.send(frame(ERROR, str(error).encode()))
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, LinkClosed):
                 pass  # the terminal was closed: the exec was cancelled with it
 

@@ -44,7 +44,9 @@ async def prepare_exec(engine: Engine, request: ExecRequest) -> Layout:
     if stop is None or stop.step is None:
         raise EngineError("not stopped at a step yet (at entry): use next or continue")
     if request.use_image and not request.image:
-        raise EngineError("no debugger image: start the session with an image to use")
+        raise EngineError(
+            "no debugger image: start the session with one (--image, or the launch field image)"
+        )
     layout = await step_layout(
         engine.prog,
         stop.step,

@@ -14,12 +14,13 @@ from buildg_dap.debugger.breakpoints import ON_FAIL, BreakpointError
 from buildg_dap.debugger.commands import UsageError
 from buildg_dap.debugger.engine import Engine, EngineError, Exited, Reason, Stop
 from buildg_dap.debugger.errors import BuilderGone
+from buildg_dap.debugger.execution import ExecRequest
 from buildg_dap.debugger.inspect import Files, describe
 from buildg_dap.debugger.mounts import LayoutError
 from buildg_dap.debugger.process import ExecFailed
 from buildg_dap.debugger.stepconfig import step_config
 from buildg_dap.repl import listing
-from buildg_dap.repl.exec import ExecRequest, run_exec
+from buildg_dap.repl.exec import run_exec
 from buildg_dap.repl.output import DebugProgress, LogBuffer, info_line
 from buildg_dap.repl.terminal import Input
 
@@ -237,10 +238,12 @@ class Shell:
             image=self.image if ns.image else "",
             use_image=bool(ns.image),
             mountroot=ns.mountroot,
+        )
+        code = await run_exec(
+            self.engine, request, self.stdin, self.raw_out,
             tty=self.stdin.is_terminal if ns.tty is None else ns.tty,
             interactive=self.stdin.is_terminal if ns.interactive is None else ns.interactive,
-        )
-        code = await run_exec(self.engine, request, self.stdin, self.raw_out)
+        )  # fmt: skip
         if code != 0:
             self.say(f"exit code: {code}")
         return True
