@@ -6,7 +6,9 @@ in the call's metadata (the position of the exporter in Control.Solve's list):
 * a local directory: fsutil Packets with buildkitd as the *sender*. It lists every entry
   as a STAT (an empty STAT ends the listing; an entry's id is its index), we ask for
   regular files with REQ, it answers with DATA chunks closed by an empty DATA, and our
-  FIN is answered by its FIN.
+  FIN is answered by its FIN. The sender lists and sends file data from separate
+  goroutines, so DATA for a file requested early interleaves with the rest of the
+  listing (and with other files' DATA).
 * a tar file (tar, oci, docker): BytesMessage chunks of one file, ended by our EOF.
 
 The message type differs per call, so the method takes raw bytes and parses them here.
@@ -21,6 +23,7 @@ import shutil
 import stat as st
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -29,7 +32,6 @@ from typing import Any, BinaryIO
 
 import anyio
 import grpc
-from anyio.abc import ObjectReceiveStream
 from grpc import aio
 
 from buildg_dap._proto.fsutil import types_pb2
@@ -122,11 +124,9 @@ class _DirReceiver:
     # Directory modes and mtimes are set last: children change the mtime, and a
     # read-only directory would refuse them.
     dir_meta: list[tuple[Path, types_pb2.Stat]] = field(default_factory=list)
-    lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     async def write(self, packet: types_pb2.Packet) -> None:
-        async with self.lock:
-            await self.context.write(packet.SerializeToString())
+        await self.context.write(packet.SerializeToString())
 
     def _place(self, stat: types_pb2.Stat) -> Path:
         rel = safe_relative(stat.path)
@@ -171,17 +171,14 @@ class _DirReceiver:
         self.files[index] = stat
         return True
 
-    async def request(self, ids: ObjectReceiveStream[int], slots: anyio.Semaphore) -> None:
-        async with ids:
-            async for file_id in ids:
-                await slots.acquire()
-                stat = self.files[file_id]
-                dest = self.root / stat.path
-                fd, temp = _temp_beside(dest)
-                self.pending[file_id] = _Pending(stat, dest, temp, os.fdopen(fd, "wb"))
-                await self.write(Packet(type=Packet.PACKET_REQ, ID=file_id))
+    async def request(self, file_id: int) -> None:
+        stat = self.files[file_id]
+        dest = self.root / stat.path
+        fd, temp = _temp_beside(dest)
+        self.pending[file_id] = _Pending(stat, dest, temp, os.fdopen(fd, "wb"))
+        await self.write(Packet(type=Packet.PACKET_REQ, ID=file_id))
 
-    async def data(self, packet: types_pb2.Packet, slots: anyio.Semaphore) -> None:
+    async def data(self, packet: types_pb2.Packet) -> None:
         pending = self.pending.get(packet.ID)
         if pending is None:
             raise ExportError(f"buildkitd sent data for file id {packet.ID}, never requested")
@@ -189,7 +186,6 @@ class _DirReceiver:
             await anyio.to_thread.run_sync(pending.file.write, packet.data)
             return
         del self.pending[packet.ID]
-        slots.release()
         await anyio.to_thread.run_sync(_complete, pending)
 
     def finish(self) -> None:
@@ -208,35 +204,31 @@ class _DirReceiver:
         self.pending.clear()
 
     async def run(self) -> None:
-        slots = anyio.Semaphore(_IN_FLIGHT)
-        send_ids, receive_ids = anyio.create_memory_object_stream[int](max_buffer_size=1 << 20)
+        # Files listed but not yet requested: at most _IN_FLIGHT are open at once.
+        wanted: deque[int] = deque()
+        listing = True
+        index = 0
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self.request, receive_ids, slots)
-                async with send_ids:
-                    index = 0
-                    while True:
-                        packet = await self._read()
-                        if packet.type != Packet.PACKET_STAT:
-                            raise ExportError("buildkitd sent file data before the listing ended")
-                        if not packet.HasField("stat"):
-                            break
-                        wanted = await anyio.to_thread.run_sync(self.entry, index, packet.stat)
-                        if wanted:
-                            await send_ids.send(index)
+            while listing or wanted or self.pending:
+                packet = await self._read()
+                if packet.type == Packet.PACKET_STAT:
+                    if not listing:
+                        raise ExportError("buildkitd sent an entry after the listing ended")
+                    if not packet.HasField("stat"):
+                        listing = False
+                    else:
+                        if await anyio.to_thread.run_sync(self.entry, index, packet.stat):
+                            wanted.append(index)
                         index += 1
-                    expected = len(self.files)
-                while expected:
-                    packet = await self._read()
-                    if packet.type != Packet.PACKET_DATA:
-                        raise ExportError(f"unexpected packet type {packet.type} from buildkitd")
-                    await self.data(packet, slots)
-                    if not packet.data:
-                        expected -= 1
+                elif packet.type == Packet.PACKET_DATA:
+                    await self.data(packet)
+                else:
+                    raise ExportError(f"unexpected packet type {packet.type} from buildkitd")
+                # A few small REQs at a time: buildkitd reads them while it sends, so
+                # writing them between reads cannot stall behind its DATA.
+                while wanted and len(self.pending) < _IN_FLIGHT:
+                    await self.request(wanted.popleft())
             await anyio.to_thread.run_sync(self.finish)
-        except BaseExceptionGroup as group:
-            # The requester only fails with the reader; report the reader's error plainly.
-            raise _first(group) from None
         finally:
             self.discard()
         await self.write(Packet(type=Packet.PACKET_FIN))
@@ -253,11 +245,6 @@ class _DirReceiver:
         if packet.type == Packet.PACKET_ERR:
             raise ExportError(f"error from buildkitd: {packet.data.decode(errors='replace')}")
         return packet
-
-
-def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def _receive_file(dest: str, context: CallContext) -> None:
