@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from buildg_dap._proto.buildkit import ops_pb2
+from buildg_dap._proto.buildkit import gateway_pb2, ops_pb2
 from buildg_dap.buildkit.llb import Graph, OpNode, Range, SourceFile
+from buildg_dap.debugger.errors import EngineError
 
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE)
 
@@ -97,6 +98,24 @@ class Program:
         result = graph.result
         if result is not None:
             self._visit(result.digest, None)
+
+    @classmethod
+    def from_frontend(cls, result: gateway_pb2.Result) -> Program:
+        """The program of a frontend's result. Results per platform come as a map (also
+        for one platform, when BUILDKIT_MULTI_PLATFORM is set); a program is one
+        platform's, so front ends debug several platforms with one engine each."""
+        kind = result.WhichOneof("result")
+        refs = result.refs.refs if kind == "refs" else {}
+        if kind == "ref" or len(refs) == 1:
+            ref = result.ref if kind == "ref" else next(iter(refs.values()))
+            definition: ops_pb2.Definition = getattr(ref, "def")
+            return cls(Graph(definition))
+        if refs:
+            raise EngineError(
+                f"the frontend returned one program per platform ({', '.join(sorted(refs))});"
+                " a debug engine follows one: start one engine per platform"
+            )
+        raise EngineError(f"the frontend returned no build definition (result {kind!r})")
 
     @property
     def filename(self) -> str:

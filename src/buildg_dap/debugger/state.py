@@ -24,7 +24,7 @@ from buildg_dap.buildkit.build import BuildRequest, RunningBuild
 from buildg_dap.buildkit.connection import Connection
 from buildg_dap.buildkit.control import has_local_results
 from buildg_dap.buildkit.errors import SolveError
-from buildg_dap.buildkit.llb import Graph, image_definition, op_digest
+from buildg_dap.buildkit.llb import image_definition, op_digest
 from buildg_dap.buildkit.progress import Progress
 from buildg_dap.buildkit.session.rpcserver import Attachable
 from buildg_dap.cache.attribution import CacheTally, StepOrigin
@@ -53,7 +53,6 @@ _T = TypeVar("_T")
 _STATUS_WAIT = 2.0
 # How long a liveness check of the builder may take before it counts as gone.
 _PING_WAIT = 3.0
-
 
 
 class BuildState:
@@ -152,11 +151,7 @@ class BuildState:
         assert held.build is not None
         try:
             frontend = await held.build.solve_frontend()
-            if frontend.WhichOneof("result") != "ref":
-                raise EngineError(
-                    "multi-platform builds cannot be debugged yet: pass one platform"
-                )
-            program = Program(Graph(getattr(frontend.ref, "def")))
+            program = Program.from_frontend(frontend)
         except BaseException:
             with suppress(Exception):
                 await held.close()
