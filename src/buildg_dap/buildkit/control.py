@@ -80,6 +80,21 @@ async def has_local_results(conn: Connection) -> bool:
     return any(record.RecordType == "regular" for record in usage.record)
 
 
+async def worker_platforms(conn: Connection) -> list[str]:
+    """The platforms buildkitd's workers run (emulated ones included), as OS/ARCH[/VARIANT]."""
+    try:
+        workers = await conn.control.ListWorkers(control_pb2.ListWorkersRequest())
+    except aio.AioRpcError as exc:
+        raise from_rpc(exc) from None
+    found: list[str] = []
+    for worker in workers.record:
+        for p in worker.platforms:
+            name = "/".join(part for part in (p.OS, p.Architecture, p.Variant) if part)
+            if name not in found:
+                found.append(name)
+    return found
+
+
 async def status(conn: Connection, ref: str) -> AsyncIterator[control_pb2.StatusResponse]:
     call = conn.control.Status(control_pb2.StatusRequest(Ref=ref))
     try:
