@@ -7,12 +7,15 @@ import sys
 
 import anyio
 
-from buildg_dap.buildkit.connection import BuilderError
+from buildg_dap.buildkit.connection import BuilderError, Connection
+from buildg_dap.buildkit.control import worker_platforms
+from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.options import OptionError
 from buildg_dap.buildkit.session.secrets import SecretSpecError
 from buildg_dap.buildkit.session.ssh import SSHSpecError
 from buildg_dap.cache.errors import CacheError
 from buildg_dap.cli_common import BuildCommand, add_build_flags, build_command, fail
+from buildg_dap.debugger.platforms import can_run, support_message
 from buildg_dap.dockerauth.config import ConfigError
 from buildg_dap.repl.session import run_debug
 
@@ -32,6 +35,7 @@ async def debug(command: BuildCommand, image: str) -> int:
     except BuilderError as exc:
         return fail(exc)
     async with conn:
+        await _warn_unrunnable(conn, command.request.platforms)
         try:
             names = await command.pin_caches(sys.stderr)
         except CacheError as exc:
@@ -41,9 +45,29 @@ async def debug(command: BuildCommand, image: str) -> int:
         )
 
 
+async def _warn_unrunnable(conn: Connection, platforms: list[str]) -> None:
+    """Say so up front when the builder cannot run the platform's programs."""
+    if not platforms:
+        return
+    try:
+        supported = await worker_platforms(conn)
+    except SolveError:
+        return  # the builder did not say
+    if not can_run(platforms[0], supported):
+        print(f"warning: {support_message(platforms[0], supported)}", file=sys.stderr)
+
+
 def run(ns: argparse.Namespace) -> int:
     try:
         command = build_command(ns)
     except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:
         return fail(exc)
+    platforms = command.request.platforms
+    if len(platforms) > 1:
+        # One program per platform, and a terminal follows one program.
+        return fail(
+            f"debug follows one platform at a time (got {', '.join(platforms)}): pass one "
+            "--platform, or debug them all at once from an editor over DAP "
+            "(buildg-dap dap), where each platform is a thread"
+        )
     return anyio.run(debug, command, ns.image)
