@@ -2,7 +2,8 @@
 
 Engine listeners and progress listeners are plain callbacks; they queue here and one
 task sends. ``flush`` waits until everything queued so far has been sent, so a
-response can follow the output it belongs with.
+response can follow the output it belongs with. Each engine is one thread (one per
+platform); with several, a stop or a move concerns only its own thread.
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ class EventRelay:
         self._send, self._receive = anyio.create_memory_object_stream[Queued](math.inf)
         self.source = p.Source(name="Dockerfile")
         self.progress_reporting = False
+        # Thread id → its platform, when the session has several threads.
+        self.platforms: dict[int, str] = {}
         self._progress_id = 0
-        self._in_progress: str | None = None
+        self._in_progress: dict[int, str] = {}
         # Every console line, for the console's ``log`` command.
         self.lines: list[str] = []
 
@@ -88,14 +91,14 @@ class EventRelay:
 
     # --- engine events ----------------------------------------------------------------
 
-    def engine_event(self, event: Event) -> None:
+    def engine_event(self, event: Event, thread: int = THREAD_ID) -> None:
         if isinstance(event, Stopped):
-            self._end_progress()
+            self._end_progress(thread)
             stop = event.stop
             body = p.StoppedEventBody(
                 reason=_REASONS[stop.reason],
-                threadId=THREAD_ID,
-                allThreadsStopped=True,
+                threadId=thread,
+                allThreadsStopped=not self.platforms,
                 hitBreakpointIds=[bp.id for bp in stop.breakpoints] or None,
                 description=stop.error.message if stop.error is not None else None,
                 text=stop.error.message if stop.error is not None else None,
@@ -103,11 +106,12 @@ class EventRelay:
             self.queue("stopped", body)
         elif isinstance(event, Resumed):
             self.queue(
-                "continued", p.ContinuedEventBody(threadId=THREAD_ID, allThreadsContinued=True)
+                "continued",
+                p.ContinuedEventBody(threadId=thread, allThreadsContinued=not self.platforms),
             )
-            self._start_progress()
+            self._start_progress(thread)
         elif isinstance(event, StepCompleted):
-            self._update_progress(event)
+            self._update_progress(thread, event)
         elif isinstance(event, LogPoint):
             self.queue(
                 "output",
@@ -124,41 +128,53 @@ class EventRelay:
                 ),
             )
         elif isinstance(event, BuildEnded):
-            self._end_progress()
+            self._end_progress(thread)
             error = event.finished.error
             if error is not None:
                 self.output("stderr", f"build failed: {error.message}\n")
-            self.queue("exited", p.ExitedEventBody(exitCode=0 if error is None else 1))
-            self.queue("terminated", p.TerminatedEventBody())
+            self.finish(0 if error is None else 1)
         elif isinstance(event, BuilderLost):
-            self._end_progress()
+            for started in list(self._in_progress):
+                self._end_progress(started)
             self.output("important", event.message + "\n")
             self.queue("terminated", p.TerminatedEventBody())
 
+    def thread_exited(self, thread: int) -> None:
+        """One platform's build ended while others go on."""
+        self._end_progress(thread)
+        self.queue("thread", p.ThreadEventBody(reason="exited", threadId=thread))
+
+    def thread_started(self, thread: int) -> None:
+        self.queue("thread", p.ThreadEventBody(reason="started", threadId=thread))
+
+    def finish(self, exit_code: int) -> None:
+        """The whole build (every platform's) has ended."""
+        self.queue("exited", p.ExitedEventBody(exitCode=exit_code))
+        self.queue("terminated", p.TerminatedEventBody())
+
     # --- progress (only for clients that asked for it) ------------------------------
 
-    def _start_progress(self) -> None:
-        if not self.progress_reporting or self._in_progress is not None:
+    def _start_progress(self, thread: int) -> None:
+        if not self.progress_reporting or thread in self._in_progress:
             return
         self._progress_id += 1
-        self._in_progress = f"build-{self._progress_id}"
-        self.queue(
-            "progressStart",
-            p.ProgressStartEventBody(progressId=self._in_progress, title="Building"),
-        )
+        progress_id = self._in_progress[thread] = f"build-{self._progress_id}"
+        title = f"Building {self.platforms[thread]}" if thread in self.platforms else "Building"
+        self.queue("progressStart", p.ProgressStartEventBody(progressId=progress_id, title=title))
 
-    def _update_progress(self, event: StepCompleted) -> None:
-        if self._in_progress is None:
+    def _update_progress(self, thread: int, event: StepCompleted) -> None:
+        progress_id = self._in_progress.get(thread)
+        if progress_id is None:
             return
         state = "failed" if event.error else (event.origin.describe() if event.origin else "done")
         self.queue(
             "progressUpdate",
             p.ProgressUpdateEventBody(
-                progressId=self._in_progress, message=f"{event.step.label()} {state}"
+                progressId=progress_id, message=f"{event.step.label()} {state}"
             ),
         )
 
-    def _end_progress(self) -> None:
-        if self._in_progress is not None:
-            self.queue("progressEnd", p.ProgressEndEventBody(progressId=self._in_progress))
-            self._in_progress = None
+    def _end_progress(self, thread: int) -> None:
+        progress_id = self._in_progress.pop(thread, None)
+        if progress_id is not None:
+            self.queue("progressEnd", p.ProgressEndEventBody(progressId=progress_id))

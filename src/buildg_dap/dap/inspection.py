@@ -1,8 +1,10 @@
-"""What the client sees at a stop: threads, the stack of steps and stages that led to
-the current step, and the scopes Step, Environment, Mounts, Filesystem and Changes.
+"""What the client sees at a stop: the stack of steps and stages that led to the
+current step, and the scopes Step, Environment, Mounts, Filesystem and Changes.
 
 Variable references are handed out per stop and forgotten when the program moves, as
-the protocol requires; the filesystem is read lazily, one folder per expansion.
+the protocol requires; the filesystem is read lazily, one folder per expansion. Each
+thread (platform) has its inspector; frame ids and references carry the thread, so they
+are unique across threads and a request finds its thread from them.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import stat as statmod
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from buildg_dap._dap.protocol import Scope, Source, StackFrame, Thread, Variable
+from buildg_dap._dap.protocol import Scope, Source, StackFrame, Variable
 from buildg_dap._proto.fsutil import types_pb2
+from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.session.fswalk import GO_DIR, GO_SYMLINK
 from buildg_dap.debugger.changes import Change, step_changes
 from buildg_dap.debugger.engine import Engine
@@ -22,15 +25,33 @@ from buildg_dap.debugger.inspect import Files, describe
 from buildg_dap.debugger.program import Step
 from buildg_dap.debugger.stepconfig import step_config
 
-THREAD_ID = 1
 # Small text files show their content in the Filesystem scope.
 _PREVIEW = 4096
+# Thread N numbers its frames and references (N - 1) * _STRIDE + 1, + 2, …: thread 1's
+# are 1, 2, … as with one thread, and any id names its thread.
+_STRIDE = 1 << 22
 Provider = Callable[[], Awaitable[list[Variable]]]
 
 
-def thread(engine: Engine) -> Thread:
-    platforms = engine.request.platforms
-    return Thread(id=THREAD_ID, name=f"build ({platforms[0]})" if platforms else "build")
+def thread_base(thread_id: int) -> int:
+    return (thread_id - 1) * _STRIDE
+
+
+def thread_of(number: int) -> int:
+    """The thread a frame id or variables reference belongs to."""
+    return (number - 1) // _STRIDE + 1
+
+
+def failure_frames(thread_id: int, error: SolveError, source: Source) -> list[StackFrame]:
+    """The stack of a platform whose program did not load: the failure, at the line the
+    error names if it names one."""
+    line = next((r.start.line for s in error.sources for r in s.ranges), 0)
+    return [
+        StackFrame(
+            id=thread_base(thread_id) + 1, name=f"(did not load) {error.message}",
+            source=source if line else None, line=line, column=1 if line else 0,
+        )
+    ]  # fmt: skip
 
 
 def step_name(engine: Engine, step: Step) -> str:
@@ -50,8 +71,9 @@ def _mode_text(mode: int) -> str:
 class Inspector:
     """Hands out frame ids and variable references for the current stop."""
 
-    def __init__(self, engine: Engine, dockerfile: Path) -> None:
+    def __init__(self, engine: Engine, dockerfile: Path, thread_id: int = 1) -> None:
         self.engine = engine
+        self.base = thread_base(thread_id)
         self.files = Files(engine)
         self.source = Source(name=dockerfile.name, path=str(dockerfile))
         self._refs: dict[int, Provider] = {}
@@ -72,7 +94,9 @@ class Inspector:
         return self._ref(provide)
 
     def _ref(self, provider: Provider) -> int:
-        ref = len(self._refs) + 1
+        if len(self._refs) + 1 >= _STRIDE:
+            raise EngineError("too many variables at this stop: step or continue")
+        ref = self.base + len(self._refs) + 1
         self._refs[ref] = provider
         return ref
 
@@ -99,7 +123,7 @@ class Inspector:
             chain = self._chain(stop.step)
         frames = []
         for number, step in enumerate(chain):
-            frame_id = number + 1
+            frame_id = self.base + number + 1
             self._frames[frame_id] = step if stop.step is not None or number else None
             frames.append(
                 StackFrame(
@@ -128,7 +152,7 @@ class Inspector:
         step = self._frames[frame_id]
         if step is None:
             return []
-        current = frame_id == 1 and stop.step is not None
+        current = frame_id == self.base + 1 and stop.step is not None
 
         def scope(name: str, provider: Provider, *, expensive: bool = False) -> Scope:
             return Scope(name=name, variablesReference=self._ref(provider), expensive=expensive)

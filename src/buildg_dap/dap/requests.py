@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +10,16 @@ from pydantic import BaseModel
 
 from buildg_dap._dap import protocol as p
 from buildg_dap.dap.channel import Channel
-from buildg_dap.dap.console import Console, ConsoleError
+from buildg_dap.dap.console import Console, ConsoleError, Terminal
 from buildg_dap.dap.events import THREAD_ID, EventRelay, dap_breakpoint
-from buildg_dap.dap.inspection import Inspector, thread
+from buildg_dap.dap.inspection import Inspector, failure_frames, thread_of
 from buildg_dap.dap.launch import LaunchError, parse_launch
 from buildg_dap.dap.session import DebugSession
 from buildg_dap.dap.terminal import TerminalLauncher
+from buildg_dap.dap.threads import BuildThread
 from buildg_dap.debugger.breakpoints import ON_FAIL, LineSpec
 from buildg_dap.debugger.engine import Engine
 from buildg_dap.debugger.errors import EngineError
-from buildg_dap.debugger.events import Stopped
 
 Message = dict[str, Any]
 
@@ -77,23 +77,33 @@ class RequestsMixin:
             raise EngineError("no build launched yet: send launch first")
         return self.session
 
-    def _engine(self) -> Engine:
-        return self._session().require()
+    def _thread(self, thread_id: int | None = None) -> BuildThread:
+        return self._session().thread(thread_id)
 
-    def _inspector(self) -> Inspector:
-        inspector = self._session().inspector
-        if inspector is None:
+    def _owner(self, number: int, what: str) -> BuildThread:
+        """The thread a frame id or variables reference belongs to."""
+        session = self._session()
+        thread = session.find(thread_of(number))
+        if thread is None:
+            session.thread()  # raises why there are no threads, if there are none
+            raise EngineError(f"unknown {what} {number}")
+        return thread
+
+    @staticmethod
+    def _inspector(thread: BuildThread) -> Inspector:
+        if thread.inspector is None:
             raise EngineError("the build is still loading")
-        return inspector
+        return thread.inspector
 
-    def _console(self) -> Console:
-        console = self._session().console
-        if console is None:
+    @staticmethod
+    def _console(thread: BuildThread) -> Console:
+        if thread.console is None:
             raise EngineError("the build is still loading")
-        return console
+        return thread.console
 
-    def _stopped(self) -> Engine:
-        engine = self._engine()
+    @staticmethod
+    def _stopped(thread: BuildThread) -> Engine:
+        engine = thread.require()
         if engine.running:
             raise EngineError("the build is running: pause it first")
         return engine
@@ -113,12 +123,12 @@ class RequestsMixin:
         command = launch.command(self.cwd)
         terminal = None
         if self.client.supportsRunInTerminalRequest:
-            terminal = TerminalLauncher(self.channel, self._engine, self.start).open
+            terminal = self._terminal
         session = DebugSession(launch, command, self.relay, terminal)
         self.session = session
         self.start(session.run)
         await session.ready.wait()
-        if session.failure is not None or session.engine is None:
+        if session.failure is not None or not any(t.engine for t in session.threads):
             await self.channel.fail(request, f"cannot start the build: {session.failure}")
             self.relay.queue("terminated", p.TerminatedEventBody())
             return
@@ -126,15 +136,10 @@ class RequestsMixin:
         await session.configured.wait()
         await self.relay.flush()
         await self.respond(request)
-        await self._begin(session)
+        await session.begin()
 
-    async def _begin(self, session: DebugSession) -> None:
-        """After launch or restart: stop at entry, or run to the first breakpoint."""
-        engine = session.require()
-        if session.args.stopOnEntry and engine.stop is not None:
-            session._engine_event(Stopped(engine.stop))
-        else:
-            await session.move(lambda e: e.continue_())
+    def _terminal(self, engine: Callable[[], Engine]) -> Terminal:
+        return TerminalLauncher(self.channel, engine, self.start).open
 
     async def on_configurationDone(self, request: Message, args: Message) -> None:
         self._session().configured.set()
@@ -148,14 +153,23 @@ class RequestsMixin:
             LineSpec(b.line, b.condition or "", b.hitCondition or "", b.logMessage or "")
             for b in parsed.breakpoints or []
         ] or [LineSpec(line) for line in parsed.lines or []]
-        engine = self._engine()
+        session = self._session()
+        engines = session.engines()
         source = self.relay.source
         wanted = self.cwd / parsed.source.path if parsed.source.path else None
-        if wanted is not None and wanted != engine.request.dockerfile:
+        if wanted is not None and wanted != engines[0].request.dockerfile:
             message = f"{wanted.name} is not the Dockerfile being debugged"
             body = [p.Breakpoint(verified=False, line=s.line, message=message) for s in specs]
         else:
-            bps = engine.breakpoints.set_lines(engine.prog, specs)
+            # Every platform's engine gets the same lines; the client sees each once,
+            # verified where any platform's program has a step for it.
+            per_engine = [e.breakpoints.set_lines(e.prog, specs) for e in engines]
+            bps = [
+                next((b for b in same if b.verified), same[0])
+                for same in zip(*per_engine, strict=True)
+            ]
+            for bp in bps:
+                session.announce(bp)
             body = [dap_breakpoint(bp, source) for bp in bps]
         await self.respond(request, p.SetBreakpointsResponseBody(breakpoints=body))
 
@@ -164,57 +178,75 @@ class RequestsMixin:
         unknown = [f for f in parsed.filters if f != ON_FAIL]
         if unknown:
             raise EngineError(f"unknown exception filter {unknown[0]!r}: only {ON_FAIL!r}")
-        self._engine().breakpoints.on_fail = ON_FAIL in parsed.filters
+        session = self._session()
+        session.on_fail = ON_FAIL in parsed.filters
+        for engine in session.engines():
+            engine.breakpoints.on_fail = session.on_fail
         await self.respond(request, {"breakpoints": [{"verified": True}] * len(parsed.filters)})
 
     async def on_breakpointLocations(self, request: Message, args: Message) -> None:
         parsed = p.BreakpointLocationsArguments.model_validate(args)
         last = parsed.endLine or parsed.line
-        lines = sorted({s.line for s in self._engine().prog.steps if parsed.line <= s.line <= last})
+        lines = sorted(
+            {
+                s.line
+                for engine in self._session().engines()
+                for s in engine.prog.steps
+                if parsed.line <= s.line <= last
+            }
+        )
         locations = [p.BreakpointLocation(line=line) for line in lines]
         await self.respond(request, p.BreakpointLocationsResponseBody(breakpoints=locations))
 
     # --- state ---------------------------------------------------------------------
 
     async def on_threads(self, request: Message, args: Message) -> None:
-        engine = self.session.engine if self.session is not None else None
-        threads = [thread(engine)] if engine is not None else []
+        visible = self.session.visible() if self.session is not None else []
+        threads = [p.Thread(id=t.id, name=t.name) for t in visible]
         await self.respond(request, p.ThreadsResponseBody(threads=threads))
 
     async def on_stackTrace(self, request: Message, args: Message) -> None:
-        p.StackTraceArguments.model_validate(args)
-        engine = self._stopped()
-        stop = engine.stop
-        if stop is None:
-            raise EngineError("the build has finished")
-        frames = self._inspector().stack(stop)
+        parsed = p.StackTraceArguments.model_validate(args)
+        thread = self._thread(parsed.threadId)
+        if thread.engine is None and thread.load_failure is not None:
+            frames = failure_frames(thread.id, thread.load_failure, self.relay.source)
+        else:
+            stop = self._stopped(thread).stop
+            if stop is None:
+                raise EngineError("the build has finished")
+            frames = self._inspector(thread).stack(stop)
         await self.respond(
             request, p.StackTraceResponseBody(stackFrames=frames, totalFrames=len(frames))
         )
 
     async def on_scopes(self, request: Message, args: Message) -> None:
         parsed = p.ScopesArguments.model_validate(args)
-        self._stopped()
-        await self.respond(
-            request, p.ScopesResponseBody(scopes=self._inspector().scopes(parsed.frameId))
-        )
+        thread = self._owner(parsed.frameId, "frame")
+        scopes = []
+        if thread.engine is not None or thread.load_failure is None:
+            self._stopped(thread)
+            scopes = self._inspector(thread).scopes(parsed.frameId)
+        await self.respond(request, p.ScopesResponseBody(scopes=scopes))
 
     async def on_variables(self, request: Message, args: Message) -> None:
         parsed = p.VariablesArguments.model_validate(args)
-        self._stopped()
-        variables = await self._inspector().variables(parsed.variablesReference)
+        thread = self._owner(parsed.variablesReference, "variables reference")
+        self._stopped(thread)
+        variables = await self._inspector(thread).variables(parsed.variablesReference)
         start = parsed.start or 0
         if parsed.count:
             variables = variables[start : start + parsed.count]
         await self.respond(request, p.VariablesResponseBody(variables=variables))
 
     async def on_source(self, request: Message, args: Message) -> None:
-        text = self._engine().prog.source.data.decode("utf-8", "replace")
+        text = self._session().engines()[0].prog.source.data.decode("utf-8", "replace")
         body = p.SourceResponseBody(content=text, mimeType="text/x-dockerfile")
         await self.respond(request, body)
 
     async def on_exceptionInfo(self, request: Message, args: Message) -> None:
-        stop = self._stopped().stop
+        parsed = p.ExceptionInfoArguments.model_validate(args)
+        thread = self._thread(parsed.threadId)
+        stop = self._stopped(thread).stop if thread.engine is not None else thread.stop
         if stop is None or stop.error is None:
             raise EngineError("not stopped at a failed step")
         code = stop.exit_code
@@ -234,50 +266,47 @@ class RequestsMixin:
 
     # --- moving --------------------------------------------------------------------
 
-    async def _move(self, request: Message, how: Any) -> None:
+    async def _move(self, request: Message, args: Message, how: Any) -> None:
         session = self._session()
-        self._stopped()
-        await self.respond(request, {"allThreadsContinued": True})
-        await session.move(how)
+        thread = self._thread(args.get("threadId"))
+        if thread.engine is not None or thread.load_failure is None:
+            self._stopped(thread)
+        await self.respond(request, {"allThreadsContinued": not session.several})
+        await session.move(thread, how)
 
     async def on_continue(self, request: Message, args: Message) -> None:
-        await self._move(request, lambda e: e.continue_())
+        await self._move(request, args, lambda e: e.continue_())
 
     async def on_next(self, request: Message, args: Message) -> None:
-        await self._move(request, lambda e: e.next(same_stage=True))
+        await self._move(request, args, lambda e: e.next(same_stage=True))
 
     async def on_stepIn(self, request: Message, args: Message) -> None:
-        await self._move(request, lambda e: e.next())
+        await self._move(request, args, lambda e: e.next())
 
     async def on_stepOut(self, request: Message, args: Message) -> None:
-        await self._move(request, lambda e: e.step_out())
+        await self._move(request, args, lambda e: e.step_out())
 
     async def on_stepBack(self, request: Message, args: Message) -> None:
-        engine = self._stopped()
+        engine = self._stopped(self._thread(args.get("threadId")))
         await self.respond(request)
         engine.step_back()
 
     async def on_reverseContinue(self, request: Message, args: Message) -> None:
-        engine = self._stopped()
+        engine = self._stopped(self._thread(args.get("threadId")))
         await self.respond(request)
         engine.reverse_continue()
 
     async def on_pause(self, request: Message, args: Message) -> None:
-        self._engine().pause()
+        self._thread(args.get("threadId")).require().pause()
         await self.respond(request)
 
     async def on_restart(self, request: Message, args: Message) -> None:
         session = self._session()
-        engine = self._stopped()
-        try:
-            await engine.reload()
-        except Exception as error:
-            raise EngineError(
-                f"the build did not reload ({error}); the session goes on with the "
-                "previous Dockerfile: fix it and restart"
-            ) from None
+        if any(engine.running for engine in session.engines()):
+            raise EngineError("the build is running: pause it first")
+        reloaded = await session.restart()
         await self.respond(request)
-        await self._begin(session)
+        await session.begin(reloaded)
 
     async def on_terminate(self, request: Message, args: Message) -> None:
         session = self._session()
@@ -296,12 +325,14 @@ class RequestsMixin:
 
     async def on_evaluate(self, request: Message, args: Message) -> None:
         parsed = p.EvaluateArguments.model_validate(args)
-        engine = self._stopped()
-        frames = self._inspector()
+        # A frame names its thread; without one, the thread that stopped last.
+        thread = self._owner(parsed.frameId, "frame") if parsed.frameId else self._thread()
+        engine = self._stopped(thread)
+        frames = self._inspector(thread)
         step = frames.frame_step(parsed.frameId) if parsed.frameId else None
         if step is None and engine.stop is not None:
             step = engine.stop.step
-        console = self._console()
+        console = self._console(thread)
         if parsed.context in ("hover", "watch", "variables"):
             if step is None:
                 raise ConsoleError("not stopped at a step")
