@@ -37,6 +37,7 @@ DOCKERFILE_INPUT = "dockerfile"
 IMAGE_CONFIG_KEY = "containerimage.config"
 # The frontend's lint setting; it overrides the Dockerfile's ``# check=`` directive.
 _CHECK_OPTION = "build-arg:BUILDKIT_DOCKERFILE_CHECK"
+_MULTI_PLATFORM_OPTIONS = ("build-arg:BUILDKIT_MULTI_PLATFORM", "multi-platform")
 _PROBE = "true"
 # Its cut Dockerfile's vertex in the build's progress is named with this prefix.
 _VERTEX_PREFIX = "[internal] step configuration: "
@@ -144,6 +145,9 @@ async def _ask_frontend(engine: Engine, program: Program, end_line: int) -> Step
     filename = options["filename"]
     # The cut file's last stage is the step's own; a target would select another one.
     options.pop("target", None)
+    # The probe reads one result and its one image config; these ask for a map per platform.
+    for key in _MULTI_PLATFORM_OPTIONS:
+        options.pop(key, None)
     # Warnings were shown for the whole file already; the cut must not repeat them
     # (nor fail on them with check=error=true). A user's own setting is kept.
     options.setdefault(_CHECK_OPTION, "skip=all")
