@@ -89,7 +89,8 @@ class Adapter(RequestsMixin):
         """Handle one request; True when the connection is over (disconnect)."""
         command = request.get("command")
         arguments = request.get("arguments")
-        if not isinstance(command, str) or not isinstance(request.get("seq"), int):
+        seq = request.get("seq")
+        if not isinstance(command, str) or not isinstance(seq, int) or isinstance(seq, bool):
             await self.channel.fail(request, "a request needs an integer seq and a command")
             return False
         if arguments is None:

@@ -17,6 +17,14 @@ class ReverseRequestFailed(Exception):
     pass
 
 
+def request_seq(request: object) -> int:
+    """The ``request_seq`` answering ``request``: its seq if that is an integer, else 0.
+    Echoing any other JSON would break the protocol, and a deeply nested value that
+    was just decodable may not encode again."""
+    seq = request.get("seq") if isinstance(request, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
+
+
 class Channel:
     def __init__(self, writer: MessageWriter) -> None:
         self._writer = writer
@@ -39,7 +47,7 @@ class Channel:
     ) -> None:
         message: dict[str, Any] = {
             "type": "response",
-            "request_seq": request.get("seq", 0),
+            "request_seq": request_seq(request),
             "success": True,
             "command": request.get("command", ""),
         }
@@ -52,7 +60,7 @@ class Channel:
         await self._send(
             {
                 "type": "response",
-                "request_seq": request.get("seq", 0) if isinstance(request, dict) else 0,
+                "request_seq": request_seq(request),
                 "success": False,
                 "command": str(request.get("command", "")) if isinstance(request, dict) else "",
                 "message": error,

@@ -98,11 +98,13 @@ class LaunchArguments(BaseModel):
 
 
 def _describe(error: ValidationError) -> str:
-    allowed = ", ".join(sorted(LaunchArguments.model_fields))
     problems = []
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "arguments"
         if item["type"] == "extra_forbidden":
+            # An unknown key inside builderTLS is one of BuilderTLS's, not a top-level one.
+            model = BuilderTLS if item["loc"][:1] == ("builderTLS",) else LaunchArguments
+            allowed = ", ".join(sorted(model.model_fields))
             problems.append(f"unknown launch field {field!r} (allowed: {allowed})")
         else:
             problems.append(f"launch field {field!r}: {item['msg']}")

@@ -85,6 +85,11 @@ def _resolve(program: Program, line: int) -> int | None:
     return program.next_step_line(line)
 
 
+def _id(key: str) -> int | None:
+    # isdigit() alone also takes "²", which int() refuses.
+    return int(key) if key.isascii() and key.isdigit() else None
+
+
 class Breakpoints:
     """Breakpoints survive reloads: they are re-resolved against each new program."""
 
@@ -142,7 +147,8 @@ class Breakpoints:
         if key == ON_FAIL:
             self.on_fail = False
             return Breakpoint(-1, 0, None)
-        bp = self._items.pop(int(key), None) if key.isdigit() else None
+        ident = _id(key)
+        bp = self._items.pop(ident, None) if ident is not None else None
         if bp is None:
             raise BreakpointError(f"no breakpoint with key {key!r}")
         return bp
@@ -163,4 +169,5 @@ class Breakpoints:
         ]
 
     def get(self, key: str) -> Breakpoint | None:
-        return self._items.get(int(key)) if key.isdigit() else None
+        ident = _id(key)
+        return self._items.get(ident) if ident is not None else None

@@ -43,7 +43,10 @@ def _tokens(text: str) -> list[_Token]:
             break
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise ConditionError(f"unexpected {text[pos:].strip()[:10]!r} at column {pos + 1}")
+            # The column of the offending character, not of the blanks before it.
+            rest = text[pos:].lstrip()
+            at = len(text) - len(rest)
+            raise ConditionError(f"unexpected {rest.rstrip()[:10]!r} at column {at + 1}")
         kind = match.lastgroup or ""
         out.append(_Token(kind, match.group(kind), match.start(kind)))
         pos = match.end()
@@ -132,7 +135,8 @@ class _Parser:
         if token.kind == "num":
             return token.text
         if token.kind == "var":
-            return None if self.values is None else self.values.get(_name(token.text))
+            # Unset reads as empty, as in the shell and in log messages.
+            return None if self.values is None else self.values.get(_name(token.text), "")
         raise ConditionError(f"expected a value at column {token.at + 1}, not {token.text!r}")
 
 
@@ -149,7 +153,9 @@ _HIT = re.compile(r"^\s*(==|>=|>|<=|<|%)?\s*(\d+)\s*$")
 
 
 def check_hit_condition(text: str) -> None:
-    if not _HIT.match(text):
+    match = _HIT.match(text)
+    # "% 0" would parse but could never stop.
+    if match is None or (match.group(1) == "%" and int(match.group(2)) == 0):
         raise ConditionError(
             f"invalid hit condition {text!r}: use N, == N, >= N, > N, <= N, < N or % N"
         )
@@ -173,17 +179,16 @@ def hit_matches(text: str, hits: int) -> bool:
     }[op]
 
 
-_PLACEHOLDER = re.compile(r"\{\$?([A-Za-z_][A-Za-z0-9_]*)\}")
+# One left-to-right pass, so "{{{A}}}" is a literal brace, A's value, a literal brace.
+_LOG_TOKEN = re.compile(r"\{\{|\}\}|\{\$?([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def format_log_message(text: str, values: Mapping[str, str]) -> str:
     """A logpoint's message with ``{VAR}`` replaced by its value (empty when unset);
     ``{{`` and ``}}`` stand for literal braces."""
-    parts = re.split(r"(\{\{|\}\})", text)
-    out = []
-    for part in parts:
-        if part in ("{{", "}}"):
-            out.append(part[0])
-        else:
-            out.append(_PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), part))
-    return "".join(out)
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return match.group(0)[0] if name is None else values.get(name, "")
+
+    return _LOG_TOKEN.sub(replace, text)
