@@ -58,6 +58,14 @@ class Progress:
             self.vertices[digest] = state
         return state
 
+    def reset(self) -> None:
+        """Forget every vertex: a new build reports its own (a step that one build ran
+        is CACHED in the next, and the first report would otherwise stand)."""
+        self.vertices.clear()
+        for event in self._waiters.values():
+            event.set()
+        self._waiters.clear()
+
     def update(self, message: control_pb2.StatusResponse) -> None:
         for v in message.vertexes:
             state = self.vertex(v.digest)

@@ -168,6 +168,9 @@ class BuildState:
         if old is not None:
             with suppress(Exception):  # the old build is cancelled on purpose
                 await old.close()
+            # What the old build reported is not the new build's state; where each
+            # step's result first came from is kept by ``origins``.
+            self.progress.reset()
 
     async def reload(self) -> None:
         """Re-read context and Dockerfile and start over, keeping breakpoints. If the new
