@@ -158,7 +158,7 @@ def test_one_bad_line_never_aborts_the_batch() -> None:
         LineSpec(1),
         LineSpec(0),
         LineSpec(2),
-        LineSpec(6, condition="(("),
+        LineSpec(3, condition="(("),
         LineSpec(99),
         LineSpec(6),
         LineSpec(7),
@@ -398,3 +398,10 @@ def test_at_with_only_filters_by_key() -> None:
     assert breakpoints.at(step(3, 4), only=a.key) == [a]
     assert breakpoints.at(step(3, 4), only="99") == []
     assert breakpoints.at(step(1), only=a.key) == []
+
+
+def test_a_line_given_twice_in_one_batch_is_one_breakpoint() -> None:
+    bps = Breakpoints()
+    first, second = bps.set_lines(PROG, [LineSpec(6), LineSpec(6, condition="A")])
+    assert first is second and first.condition == "A"
+    assert len(bps.items()) == 1

@@ -130,7 +130,12 @@ class Breakpoints:
         the ids of lines that were already set; one result per spec, in order."""
         old = {bp.requested_line: bp for bp in self._items.values()}
         self._items.clear()
-        return [self._new(program, spec, old.pop(spec.line, None)) for spec in specs]
+        made: dict[int, Breakpoint] = {}
+        for spec in specs:
+            # A line given twice is one breakpoint; the last spec for it wins.
+            reuse = made.get(spec.line) or old.pop(spec.line, None)
+            made[spec.line] = self._new(program, spec, reuse)
+        return [made[spec.line] for spec in specs]
 
     def rebind(self, program: Program) -> list[Breakpoint]:
         """Re-resolve against a new program; returns those whose place or state changed."""
