@@ -244,15 +244,7 @@ class Inspector:
         info = describe(self.engine, stop, config)
         out = []
         for mount in info.mounts:
-            parts = [mount.type]
-            if mount.source:
-                parts.append(f"from {mount.source}")
-            if mount.cache_id:
-                parts.append(f"cache id {mount.cache_id}")
-            if mount.secret_id:
-                parts.append(f"secret {mount.secret_id}")
-            if mount.readonly:
-                parts.append("readonly")
+            parts = [mount.type, *mount.details()]
             out.append(_leaf(mount.target, ", ".join(parts)))
         return out
 

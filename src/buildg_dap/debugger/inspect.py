@@ -33,6 +33,16 @@ class MountInfo:
     cache_id: str = ""
     secret_id: str = ""
 
+    def details(self) -> list[str]:
+        """Where it comes from and how it is mounted, for any front end to show."""
+        extra = [
+            f"{k}={v}"
+            for k, v in (("source", self.source), ("cache id", self.cache_id),
+                         ("secret id", self.secret_id))
+            if v
+        ]  # fmt: skip
+        return [*extra, "readonly"] if self.readonly else extra
+
 
 @dataclass
 class StepInfo:
@@ -92,10 +102,7 @@ class StepInfo:
         if self.mounts:
             out.append("Mounts:")
             for m in self.mounts:
-                extra = [f"{k}={v}" for k, v in (("source", m.source), ("cache id", m.cache_id),
-                                                  ("secret id", m.secret_id)) if v]
-                if m.readonly:
-                    extra.append("readonly")
+                extra = m.details()
                 out.append(f"  {m.type} {m.target}" + (f" ({', '.join(extra)})" if extra else ""))
         if self.error:
             out.append(f"Error:       {self.error}")
