@@ -120,6 +120,15 @@ def test_stepping_back_and_forth(tmp_path: Path, builder_a: Buildkitd) -> None:
         assert (await client.stopped())["reason"] == "entry"
         frames = (await client.request("stackTrace", {"threadId": 1}))["stackFrames"]
         assert frames[0]["name"].startswith("(entry)")
+        locations = await client.request(
+            "breakpointLocations", {"source": frames[0]["source"], "line": 1, "endLine": 5}
+        )
+        assert [b["line"] for b in locations["breakpoints"]] == [1, 2, 4, 5]
+        source = await client.request("source", {"source": frames[0]["source"],
+                                                 "sourceReference": 0})  # fmt: skip
+        assert source["content"] == TWO_STAGES
+        completions = await client.request("completions", {"text": "e", "column": 2})
+        assert [t["label"] for t in completions["targets"]] == ["exec"]
         first = await line_after(client, "stepIn", "step")
         second = await line_after(client, "stepIn", "step")
         assert first != second
@@ -185,11 +194,16 @@ def test_restart_keeps_breakpoints_and_survives_a_broken_dockerfile(
             await client.request("restart")
         # the session goes on with the previous program
         assert (await client.top_frame())["line"] == 5
-        (context / "Dockerfile").write_text(TWO_STAGES.replace("echo two", "echo TWO"))
+        # a comment pushes the breakpoint's step one line down: the client is told
+        changed = TWO_STAGES.replace("echo two", "echo TWO")
+        (context / "Dockerfile").write_text(changed.replace("FROM busybox\n", "FROM busybox\n#\n"))
         mark = len(client.events)
         await client.request("restart")
+        moved = await client.event("breakpoint", after=mark)
+        assert moved["body"]["reason"] == "changed"
+        assert moved["body"]["breakpoint"]["line"] == 6
         assert (await client.stopped(after=mark))["reason"] == "breakpoint"
-        assert (await client.top_frame())["line"] == 5
+        assert (await client.top_frame())["line"] == 6
         await client.evaluate("exec cat /two")
         assert client.output("stdout").endswith("TWO\n")
 
