@@ -11,8 +11,8 @@ from buildg_dap.buildkit.connection import Address
 from buildg_dap.dap.launch import LaunchArguments, LaunchError, parse_launch
 
 ALLOWED = (
-    "buildArgs, builder, builderTLS, cacheFrom, cacheTo, contextPath, dockerfile, image, "
-    "noCache, platform, secrets, ssh, stopOnEntry, target"
+    "buildArgs, builder, builderTLS, cacheFrom, cacheTo, contextPath, cwd, dockerfile, "
+    "image, noCache, platform, secrets, ssh, stopOnEntry, target"
 )
 
 
@@ -74,6 +74,7 @@ def test_every_field_is_read() -> None:
         "builderTLS": {"ca": "ca.pem", "cert": "c.pem", "key": "k.pem", "serverName": "b"},
         "stopOnEntry": True,
         "noCache": True,
+        "cwd": "/work",
     }
     launch = parse_launch(raw)
     assert launch.model_dump(mode="json") == raw
@@ -183,6 +184,12 @@ def test_context_path_is_relative_to_cwd_and_the_dockerfile_to_the_context(
     request = launch.command(workspace).request
     assert request.context == workspace / "ctx"
     assert request.dockerfile == workspace / "ctx" / "sub" / "Dockerfile.dev"
+
+
+def test_the_launch_cwd_is_where_relative_paths_start(workspace: Path, tmp_path: Path) -> None:
+    launch = parse_launch({"cwd": str(workspace), "contextPath": "ctx"})
+    request = launch.command(tmp_path / "elsewhere").request
+    assert request.context == workspace / "ctx"
 
 
 def test_the_dockerfile_defaults_to_the_one_in_the_context(workspace: Path) -> None:

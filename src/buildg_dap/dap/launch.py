@@ -23,7 +23,7 @@ from buildg_dap.dockerauth.config import ConfigError
 # What editors put into every debug configuration, whatever its type.
 _GENERIC = frozenset(
     {
-        "type", "request", "name", "noDebug", "cwd", "preLaunchTask", "postDebugTask",
+        "type", "request", "name", "noDebug", "preLaunchTask", "postDebugTask",
         "internalConsoleOptions", "debugServer", "presentation", "suppressMultipleSessionWarning",
         "serverReadyAction", "trace",
     }
@@ -59,6 +59,7 @@ class LaunchArguments(BaseModel):
     builder: str | None = None
     builderTLS: BuilderTLS | None = None
     stopOnEntry: bool = False
+    cwd: str | None = None  # what relative paths start from (default: the adapter's)
     noCache: bool = False
 
     @field_validator("platform", mode="before")
@@ -67,7 +68,10 @@ class LaunchArguments(BaseModel):
         return [value] if isinstance(value, str) else value
 
     def command(self, cwd: Path) -> BuildCommand:
-        """The build to debug; relative paths resolve against ``cwd`` (the workspace)."""
+        """The build to debug; relative paths resolve against the ``cwd`` field, itself
+        relative to ``cwd`` (the adapter's working directory)."""
+        if self.cwd is not None:
+            cwd = cwd / self.cwd
         if self.contextPath is not None:
             context = (cwd / self.contextPath).resolve()
             dockerfile = context / self.dockerfile
