@@ -150,13 +150,14 @@ def adapter_command(*extra: str) -> list[str]:
 
 @asynccontextmanager
 async def dap_session(
-    cwd: Path | None = None, *, initialize: Message | None = None
+    cwd: Path | None = None, *, initialize: Message | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[DapClient]:
     """An adapter process and a client that has sent ``initialize``."""
     traces = os.environ.get("BUILDG_DAP_TRACE_DIR")
     errors = Path(tempfile.mkstemp(".stderr", "adapter-", traces)[1]) if traces else None
     process = await anyio.open_process(
-        adapter_command(), cwd=cwd, env=clean_env(),
+        adapter_command(), cwd=cwd, env={**clean_env(), **(env or {})},
         stderr=errors.open("ab") if errors is not None else None,
     )  # fmt: skip
     async with process, anyio.create_task_group() as tg:
