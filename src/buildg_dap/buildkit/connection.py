@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import grpc
 from grpc import aio
-from pydantic import BaseModel, ConfigDict
 
 from buildg_dap._proto.buildkit import control_pb2, control_pb2_grpc, gateway_pb2_grpc
+from buildg_dap.buildkit.address import (
+    Address,
+    BuilderError,
+    TLSConfig,
+    address_from_env,
+)
 
 # Client-side builds with result return, NewContainer and cache imports on gateway solves.
 MIN_VERSION = (0, 11, 0)
@@ -23,63 +28,6 @@ _CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
     ("grpc.max_send_message_length", _MAX_MESSAGE),
     ("grpc.keepalive_time_ms", 30_000),
 ]
-
-
-class BuilderError(Exception):
-    """A builder cannot be reached or used; the message says why and what to do."""
-
-
-class TLSConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    ca: Path | None = None
-    cert: Path | None = None
-    key: Path | None = None
-    server_name: str | None = None
-
-
-class Address(BaseModel):
-    """A parsed builder address: ``unix:///path`` or ``tcp://host:port``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    scheme: str
-    path: str = ""
-    host: str = ""
-    port: int = 0
-
-    @classmethod
-    def parse(cls, text: str) -> Address:
-        text = text.strip()
-        if not text:
-            raise BuilderError("empty builder address")
-        parts = urlsplit(text)
-        if parts.scheme == "unix":
-            path = (parts.netloc + parts.path) if parts.netloc else parts.path
-            if not path:
-                raise BuilderError(f"builder address {text!r} names no socket path")
-            return cls(scheme="unix", path=path)
-        if parts.scheme == "tcp":
-            try:
-                port = parts.port
-            except ValueError as exc:
-                raise BuilderError(f"builder address {text!r} has a bad port") from exc
-            if not parts.hostname or port is None:
-                raise BuilderError(f"builder address {text!r} needs tcp://HOST:PORT")
-            return cls(scheme="tcp", host=parts.hostname, port=port)
-        raise BuilderError(
-            f"unsupported builder address {text!r}: use unix:///path/to/buildkitd.sock "
-            "or tcp://host:port"
-        )
-
-    def target(self) -> str:
-        if self.scheme == "unix":
-            return f"unix://{self.path}"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    def __str__(self) -> str:
-        return f"unix://{self.path}" if self.scheme == "unix" else f"tcp://{self.target()}"
 
 
 def _check_socket(path: str) -> None:
@@ -157,16 +105,24 @@ def parse_version(text: str) -> tuple[int, int, int]:
 
 @dataclass
 class Connection:
-    """One gRPC channel to buildkitd and its two service stubs. Owned by whoever opened it."""
+    """One gRPC channel to buildkitd and its two service stubs. Owned by whoever opened it,
+    with whatever carries it (a relay and its helper processes) until ``close``."""
 
     address: Address
     channel: aio.Channel
     control: control_pb2_grpc.ControlAsyncStub
     gateway: gateway_pb2_grpc.LLBBridgeAsyncStub
     version: str = ""
+    answers_info: bool = True  # False before v0.11, which has no Control.Info
+    # Where the address is Docker Engine: its /version answer.
+    engine: dict[str, object] = field(default_factory=dict)
+    _resources: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def close(self) -> None:
-        await self.channel.close()
+        try:
+            await self.channel.close()
+        finally:
+            await self._resources.aclose()
 
     async def __aenter__(self) -> Connection:
         return self
@@ -175,50 +131,80 @@ class Connection:
         await self.close()
 
 
+def _too_old(conn: Connection) -> BuilderError:
+    wanted = ".".join(map(str, MIN_VERSION))
+    if conn.engine:
+        engine = f"Docker Engine {conn.engine.get('Version', '?')}"
+        which = f"the BuildKit in {engine} at {conn.address.path}"
+    else:
+        which = f"buildkitd at {conn.address}"
+    if conn.answers_info:
+        found = f"is version {conn.version or 'unknown'}"
+    else:
+        found = f"is older than v{wanted} (it does not answer Control.Info)"
+    return BuilderError(f"{which} {found}; buildg-dap needs v{wanted} or newer")
+
+
 async def connect(
-    address: Address, tls: TLSConfig | None = None, *, wait: float = 10.0
+    address: Address,
+    tls: TLSConfig | None = None,
+    *,
+    wait: float = 10.0,
+    require: tuple[int, int, int] | None = MIN_VERSION,
 ) -> Connection:
-    """Open a channel and check the daemon answers and is new enough."""
+    """Open a channel and check the daemon answers and is ``require`` or newer (None
+    accepts any, even one too old to say its version)."""
+    from buildg_dap.buildkit.transports import carrier
+
+    tls = tls or address.tls
     if address.scheme == "unix":
         if tls is not None:
             raise BuilderError("TLS options apply to tcp:// builder addresses only")
         _check_socket(address.path)
+    elif address.scheme != "tcp" and tls is not None:
+        raise BuilderError(f"TLS options do not apply to {address.scheme}:// builder addresses")
+    resources = AsyncExitStack()
+    try:
+        target, explain_failure, engine = await carrier(address, resources)
+    except BaseException:
+        await resources.aclose()
+        raise
     options = list(_CHANNEL_OPTIONS)
     if tls is not None and tls.server_name:
         options.append(("grpc.ssl_target_name_override", tls.server_name))
     if tls is None:
-        channel = aio.insecure_channel(address.target(), options=options)
+        channel = aio.insecure_channel(target, options=options)
     else:
-        channel = aio.secure_channel(address.target(), _credentials(tls), options=options)
+        channel = aio.secure_channel(target, _credentials(tls), options=options)
     conn = Connection(
         address=address,
         channel=channel,
         control=control_pb2_grpc.ControlStub(channel),
         gateway=gateway_pb2_grpc.LLBBridgeStub(channel),
+        engine=engine,
+        _resources=resources,
     )
     try:
-        info = await conn.control.Info(control_pb2.InfoRequest(), timeout=wait)
-    except aio.AioRpcError as exc:
-        await channel.close()
-        raise _explain(address, tls, exc) from None
+        try:
+            info = await conn.control.Info(control_pb2.InfoRequest(), timeout=wait)
+            conn.version = info.buildkitVersion.version
+        except aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise explain_failure() or _explain(address, tls, exc) from None
+            # Before v0.11 there is no Info; ListWorkers tells it answers at all.
+            conn.answers_info = False
+            try:
+                await conn.control.ListWorkers(control_pb2.ListWorkersRequest(), timeout=wait)
+            except aio.AioRpcError as exc2:
+                raise explain_failure() or _explain(address, tls, exc2) from None
+        if require is not None and (
+            not conn.answers_info or parse_version(conn.version) < require
+        ):
+            raise _too_old(conn)
     except BaseException:
-        await channel.close()
+        await conn.close()
         raise
-    conn.version = info.buildkitVersion.version
-    if parse_version(conn.version) < MIN_VERSION:
-        await channel.close()
-        wanted = ".".join(map(str, MIN_VERSION))
-        raise BuilderError(
-            f"buildkitd at {address} is version {conn.version or 'unknown'}; "
-            f"buildg-dap needs v{wanted} or newer"
-        )
     return conn
-
-
-def address_from_env(flag: str | None) -> Address | None:
-    """The builder named by ``--addr`` or ``BUILDKIT_HOST``; None means the embedded one."""
-    text = flag or os.environ.get("BUILDKIT_HOST", "")
-    return Address.parse(text) if text else None
 
 
 __all__ = [

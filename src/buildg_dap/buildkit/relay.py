@@ -1,0 +1,209 @@
+"""Connections gRPC cannot dial itself, made reachable through a private Unix socket.
+
+A helper's standard input and output (``docker exec -i … buildctl dial-stdio``, ``kubectl
+exec -i``, ``ssh``) or a Docker Engine socket after its HTTP upgrade are byte streams that
+grpcio has no way to use: its C core dials only addresses it resolves itself and cannot
+take a file descriptor or a Python stream. So each connection is relayed: the channel
+dials a Unix socket in a private directory, and for every connection accepted there an
+anyio task opens a new link (a helper process, an upgraded socket) and pumps bytes both
+ways until either side ends. The relay owns the socket, the tasks and every helper
+process, and releases them when it closes.
+
+A helper that fails is recorded with its exit status and the end of its stderr before
+gRPC sees the connection drop, so the error the user gets can say what went wrong.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, suppress
+from pathlib import Path
+
+import anyio
+from anyio.abc import ByteReceiveStream, ByteSendStream, ByteStream, Process, SocketStream
+
+_CHUNK = 64 * 1024
+_HELPER_EXIT_GRACE = 3.0  # for a helper to exit once its stdin is closed
+_STDERR_KEPT = 4000
+
+
+class LinkFailed(Exception):
+    """A link could not be opened; the message says why (shown to the user)."""
+
+
+class Link:
+    """One relayed connection's far end: bytes to send and receive, and its cleanup."""
+
+    def __init__(self, receive: ByteReceiveStream, send: ByteSendStream) -> None:
+        self.receive = receive
+        self.send = send
+
+    async def finish(self) -> str:
+        """Release the link; returns why it failed, or "" when it did not."""
+        return ""
+
+
+Dial = Callable[[], Awaitable[Link]]
+
+
+class HelperLink(Link):
+    """A helper process; its stdio carries the connection."""
+
+    def __init__(self, process: Process, argv: list[str]) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        super().__init__(process.stdout, process.stdin)
+        self.process = process
+        self.argv = argv
+        self.stderr = bytearray()
+        self.stderr_done = anyio.Event()
+
+    async def collect_stderr(self) -> None:
+        try:
+            assert self.process.stderr is not None
+            async for chunk in self.process.stderr:
+                self.stderr += chunk
+                del self.stderr[:-_STDERR_KEPT]
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+        finally:
+            self.stderr_done.set()
+
+    async def finish(self) -> str:
+        process = self.process
+        with anyio.CancelScope(shield=True):
+            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+                await self.send.aclose()
+            with anyio.move_on_after(_HELPER_EXIT_GRACE):
+                await process.wait()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+                return ""  # stopped by us: not a failure
+            with anyio.move_on_after(_HELPER_EXIT_GRACE):
+                await self.stderr_done.wait()
+            await process.aclose()
+        if process.returncode == 0:
+            return ""
+        text = self.stderr.decode(errors="replace").strip()
+        name = Path(self.argv[0]).name
+        detail = f": {text}" if text else " (it wrote nothing to stderr)"
+        return f"{name} exited with status {process.returncode}{detail}"
+
+
+def helper_dial(argv: list[str], started: Callable[[HelperLink], None]) -> Dial:
+    """Each link is a new ``argv`` process; ``started`` lets its stderr be collected."""
+
+    async def dial() -> Link:
+        resolved = shutil.which(argv[0])
+        if resolved is None:
+            raise LinkFailed(f"{argv[0]} not found on PATH")
+        process = await anyio.open_process(
+            [resolved, *argv[1:]],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a terminal's ^C goes to us, not to the helper
+        )
+        link = HelperLink(process, argv)
+        started(link)
+        return link
+
+    return dial
+
+
+async def _pump(source: ByteReceiveStream, sink: ByteSendStream, close: bool) -> None:
+    with suppress(anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError,
+                  OSError):  # fmt: skip
+        async for chunk in source:
+            await sink.send(chunk)
+    if close:
+        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            if isinstance(sink, SocketStream):
+                await sink.send_eof()
+            else:
+                await sink.aclose()
+
+
+class Relay:
+    """A Unix socket whose every connection is relayed to a new link from ``dial``."""
+
+    def __init__(self, dial: Dial, socket: Path) -> None:
+        self._dial = dial
+        self.socket = socket
+        self.failures: list[str] = []
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    def collect(self, link: HelperLink) -> None:
+        assert self._tg is not None
+        self._tg.start_soon(link.collect_stderr)
+
+    @property
+    def target(self) -> str:
+        return f"unix://{self.socket}"
+
+    def failure(self) -> str:
+        return self.failures[-1] if self.failures else ""
+
+    async def _handle(self, client: ByteStream) -> None:
+        # Never raises: an error here would cancel the owner's whole task group.
+        async with client:
+            try:
+                link = await self._dial()
+            except LinkFailed as exc:
+                self.failures.append(str(exc))
+                return
+            except OSError as exc:
+                self.failures.append(f"{exc.strerror or exc}")
+                return
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_pump, client, link.send, True)
+                    # The far end is done: record why before the client sees it close.
+                    await _pump(link.receive, client, False)
+                    tg.cancel_scope.cancel()
+            finally:
+                why = await link.finish()
+                if why:
+                    self.failures.append(why)
+
+
+def _relay_dir() -> Path:
+    # Short: a socket path must fit in 107 bytes.
+    return Path(tempfile.mkdtemp(prefix="bgd-relay-", dir="/tmp"))
+
+
+@asynccontextmanager
+async def open_relay(dial: Dial) -> AsyncIterator[Relay]:
+    """Serve the relay for the duration of the block."""
+    directory = _relay_dir()
+    try:
+        relay = Relay(dial, directory / "s")
+        listener = await anyio.create_unix_listener(relay.socket)
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(listener)
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            relay._tg = tg
+            tg.start_soon(listener.serve, relay._handle)
+            try:
+                yield relay
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def helper_relay(argv: list[str]) -> Callable[[], AbstractAsyncContextManager[Relay]]:
+    """A relay whose links are ``argv`` processes (helper-collected stderr included)."""
+
+    @asynccontextmanager
+    async def opened() -> AsyncIterator[Relay]:
+        holder: list[Relay] = []
+        dial = helper_dial(argv, lambda link: holder[0].collect(link))
+        async with open_relay(dial) as relay:
+            holder.append(relay)
+            yield relay
+
+    return opened
