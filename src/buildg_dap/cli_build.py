@@ -38,7 +38,7 @@ def print_failure(error: SolveError) -> None:
 
 async def build(command: BuildCommand) -> int:
     try:
-        conn = await command.builder.connect()
+        conn = await command.builder.connect(debugging=False)
     except BuilderError as exc:
         return fail(exc)
     async with conn:

@@ -10,7 +10,7 @@ from typing import Literal, TextIO
 from pydantic import BaseModel, ConfigDict, Field
 
 from buildg_dap.buildkit.build import BuildRequest
-from buildg_dap.buildkit.connection import Address, Connection, TLSConfig, connect
+from buildg_dap.buildkit.connection import MIN_VERSION, Address, Connection, TLSConfig, connect
 from buildg_dap.buildkit.control import CacheEntry
 from buildg_dap.buildkit.embedded import EmbeddedBuilder, ensure_started
 from buildg_dap.buildkit.options import (
@@ -36,10 +36,11 @@ class BuilderOptions(BaseModel):
     address: Address | None
     tls: TLSConfig | None = None
 
-    async def connect(self) -> Connection:
-        """Connect, starting the embedded builder first when no address is given."""
+    async def connect(self, *, debugging: bool = True) -> Connection:
+        """Connect, starting the embedded builder first when no address is given. A plain
+        build accepts an older BuildKit than debugging does (Docker Engine's, say)."""
         address = self.address or await ensure_started(EmbeddedBuilder.locate())
-        return await connect(address, self.tls)
+        return await connect(address, self.tls, require=MIN_VERSION if debugging else None)
 
 
 def _local_caches(entries: list[CacheEntry], key: str) -> list[CacheEntry]:

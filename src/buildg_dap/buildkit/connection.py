@@ -131,7 +131,7 @@ class Connection:
         await self.close()
 
 
-def _too_old(conn: Connection) -> BuilderError:
+async def _too_old(conn: Connection) -> BuilderError:
     wanted = ".".join(map(str, MIN_VERSION))
     if conn.engine:
         engine = f"Docker Engine {conn.engine.get('Version', '?')}"
@@ -142,7 +142,16 @@ def _too_old(conn: Connection) -> BuilderError:
         found = f"is version {conn.version or 'unknown'}"
     else:
         found = f"is older than v{wanted} (it does not answer Control.Info)"
-    return BuilderError(f"{which} {found}; buildg-dap needs v{wanted} or newer")
+    message = f"{which} {found}; buildg-dap needs v{wanted} or newer"
+    from buildg_dap.buildkit.support import missing_for_debugging
+
+    try:
+        missing = await missing_for_debugging(conn)
+    except Exception:  # the probe is a courtesy; the version already decided
+        missing = []
+    if missing:
+        message += f" (it lacks {'; '.join(missing)})"
+    return BuilderError(message)
 
 
 async def connect(
@@ -200,7 +209,7 @@ async def connect(
         if require is not None and (
             not conn.answers_info or parse_version(conn.version) < require
         ):
-            raise _too_old(conn)
+            raise await _too_old(conn)
     except BaseException:
         await conn.close()
         raise
