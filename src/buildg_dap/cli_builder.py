@@ -1,4 +1,4 @@
-"""``buildg-dap builder status|stop|du|prune``: look after the builder itself."""
+"""``buildg-dap builder ls|status|stop|du|prune``: look after the builder itself."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser("builder", help="manage the builder")
     actions = parser.add_subparsers(required=True, metavar="ACTION")
     commands: tuple[tuple[str, Action, str], ...] = (
+        ("ls", list_all, "list the builders: embedded, BUILDKIT_HOST, buildx's"),
         ("status", status, "show the builder: address, version, workers"),
         ("stop", stop, "stop the embedded builder"),
         ("du", disk_usage, "show the builder's disk usage"),
@@ -87,10 +88,19 @@ async def status(options: BuilderOptions, ns: argparse.Namespace) -> int:
             return 0
         print(f"running:  yes (pid {pid})")
         address = builder.address
-    async with await connect(address, options.tls) as conn:
+    async with await connect(address, options.tls, require=None) as conn:
         print(f"address:  {address}")
-        print(f"version:  {conn.version}")
+        print(f"version:  {conn.version or 'older than v0.11 (no Control.Info)'}")
+        if conn.engine:
+            print(f"engine:   Docker Engine {conn.engine.get('Version', '?')}")
         await _workers(conn)
+    return 0
+
+
+async def list_all(options: BuilderOptions, ns: argparse.Namespace) -> int:
+    from buildg_dap.buildkit.listing import format_entries, list_builders
+
+    print(format_entries(await list_builders()), end="")
     return 0
 
 

@@ -22,7 +22,7 @@ from buildg_dap._proto.buildkit import gateway_pb2
 from buildg_dap._proto.google.rpc import status_pb2
 from buildg_dap.asyncutil import single_errors
 from buildg_dap.buildkit import control
-from buildg_dap.buildkit.connection import Connection
+from buildg_dap.buildkit.connection import Connection, parse_version
 from buildg_dap.buildkit.control import CacheEntry, SolveSpec
 from buildg_dap.buildkit.errors import SolveError, to_status
 from buildg_dap.buildkit.gateway import Gateway
@@ -35,6 +35,7 @@ from buildg_dap.buildkit.session.filesync import file_sync
 from buildg_dap.buildkit.session.rpcserver import Attachable
 
 DOCKERFILE_FRONTEND = "dockerfile.v0"
+_EXPORTERS = (0, 13, 0)  # SolveRequest.Exporters: several exporters, and the only field we fill
 
 
 class BuildRequest(BaseModel):
@@ -112,6 +113,13 @@ async def running_build(
     progress: Progress | None = None,
 ) -> AsyncIterator[RunningBuild]:
     progress = progress or Progress()
+    if request.outputs and (not conn.answers_info or parse_version(conn.version) < _EXPORTERS):
+        # Older daemons take one exporter in fields this client does not send.
+        wanted = ".".join(map(str, _EXPORTERS))
+        raise SolveError(
+            f"outputs (-o) need BuildKit v{wanted} or newer; this builder is "
+            f"{conn.version or 'older than v0.11'}: build without outputs, or use another builder"
+        )
     ref = secrets.token_hex(13)
     services = [file_sync(request.local_dirs()), *attachables]
     if any(output.target != "none" for output in request.outputs):
