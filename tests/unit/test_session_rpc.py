@@ -19,7 +19,6 @@ from grpc import aio
 from buildg_dap._proto.fsutil import types_pb2
 from buildg_dap._proto.health import health_pb2
 from buildg_dap._proto.session import filesync_pb2
-from buildg_dap.buildkit.session.h2frames import PREFACE, FrameType, encode_frame
 from buildg_dap.buildkit.session.h2server import H2Connection
 from buildg_dap.buildkit.session.rpcserver import (
     MAX_MESSAGE,
@@ -28,7 +27,7 @@ from buildg_dap.buildkit.session.rpcserver import (
     method_table,
     serve_call,
 )
-from tests.unit.h2peer import Peer, serve
+from tests.unit.h2peer import Peer, T, frame, serve
 from tests.unit.loopback import grpc_service
 
 Packet = types_pb2.Packet
@@ -217,10 +216,8 @@ async def test_an_oversized_request_message_is_refused_before_it_arrives() -> No
         headers = peer.headers(1, DIFFCOPY, end_stream=False)
         # Only the length prefix: the call must fail without waiting for the body.
         prefix = b"\x00" + (MAX_MESSAGE + 1).to_bytes(4)
-        await peer.to_server.send(
-            PREFACE + b"".join(headers) + encode_frame(FrameType.DATA, 0, 1, prefix)
-        )
-        trailers = await peer.next_frame(FrameType.HEADERS)
+        await peer.start(*headers, frame(T.DATA, 0, 1, prefix))
+        trailers = await peer.next_frame(T.HEADERS)
         fields = dict(peer.decoder.decode(trailers.payload))
         assert fields["grpc-status"] == str(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])
         assert fields["grpc-message"] == f"message of {MAX_MESSAGE + 1} bytes"

@@ -1,57 +1,48 @@
 """The server side of one HTTP/2 connection carried by a byte stream (RFC 9113).
 
 buildkitd's session client (grpc-go) dials us through the bytes of Control.Session,
-and grpcio cannot serve a connection it did not accept itself. Serving it here costs a
-few Python operations per frame.
+and grpcio cannot serve a connection it did not accept itself. The protocol itself
+(frames, HPACK, stream states, settings, flow-control accounting, header validation)
+is python-hyper's ``h2``; this module feeds it the bytes, runs a task per request
+stream, queues what arrives for that task and makes what we send wait for windows.
 
-Flow control: what we send waits for the peer's windows; what we receive is credited
-back to the connection on arrival and to the stream as the handler consumes it, so
-each stream buffers at most one stream window.
+Flow control: the connection window is credited as data arrives and a stream's as its
+handler consumes it (as grpc-go does), so a stream queues at most its window (``h2``
+refuses a peer that sends more) and one slow stream never holds up the others.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from contextlib import suppress
 
 import anyio
-import hpack
 from anyio.abc import TaskGroup
-
-from buildg_dap.buildkit.session.h2frames import (
-    ACK,
-    DEFAULT_MAX_FRAME,
-    DEFAULT_WINDOW,
-    END_HEADERS,
-    END_STREAM,
-    MAX_WINDOW,
-    ErrorCode,
-    Frame,
-    FrameReader,
-    FrameType,
-    H2Error,
-    Setting,
-    decode_settings,
-    encode_frame,
-    encode_settings,
-    frame_header,
-    unpad,
-    window_increment,
-)
+from h2 import events
+from h2.config import H2Configuration
+from h2.connection import H2Connection as Protocol
+from h2.errors import ErrorCodes
+from h2.exceptions import ProtocolError
+from h2.settings import SettingCodes, Settings
 
 Headers = Sequence[tuple[str, str]]
 Send = Callable[[bytes], Awaitable[None]]
 
+MAX_CONCURRENT_STREAMS = 100
+# Generous for gRPC metadata (buildkitd sends .dockerignore patterns as headers), and
+# what h2 buffers of one header block is bounded too: 64 frames of 16 KiB.
+MAX_HEADER_LIST = 1 << 20
+_DEFAULT_WINDOW = 65_535
 _STREAM_WINDOW = 4 << 20
 _CONNECTION_WINDOW = 16 << 20
-_MAX_FRAME_IN = 1 << 20
 _OUT_MESSAGE = 1 << 20  # bytes per message of the carrying stream
 _OUT_HIGH = 4 << 20  # writers wait while more than this is queued for the wire
 _PENDING_HIGH = 1 << 20  # and while more than this of their stream is not yet framed
-_SETTINGS = {
-    Setting.INITIAL_WINDOW_SIZE: _STREAM_WINDOW,
-    Setting.MAX_FRAME_SIZE: _MAX_FRAME_IN,
-}
+
+
+def _text(value: bytes | str) -> str:
+    return value if isinstance(value, str) else value.decode(errors="replace")
 
 
 class Stream:
@@ -60,8 +51,11 @@ class Stream:
     def __init__(self, connection: H2Connection, stream_id: int, headers: Headers) -> None:
         self.id = stream_id
         self.headers = list(headers)
-        self.send_window = connection.peer_initial_window
-        self.reset = False  # by the peer: nothing more goes out
+        # h2 has validated the pseudo-headers: each present once, before the others.
+        pseudo = {key: value for key, value in self.headers if key.startswith(":")}
+        self.method = pseudo[":method"]
+        self.path = pseudo[":path"]
+        self.reset = False  # by the peer, or the connection is gone: nothing more goes out
         self.finished = False  # by us: trailers are queued
         self.ended = False  # by the peer: nothing more comes in
         self._connection = connection
@@ -83,14 +77,13 @@ class Stream:
             await self._arrived.wait()
         chunk = self._chunks.popleft()
         self._unacked += len(chunk)
-        if self._unacked >= _STREAM_WINDOW // 4 and not self.ended:
-            self._connection.emit_window_update(self.id, self._unacked)
+        if self._unacked >= _STREAM_WINDOW // 4:
+            self._connection.credit(self, self._unacked)
             self._unacked = 0
         return chunk
 
     def send_headers(self, headers: Headers) -> None:
-        if not self.reset:
-            self._connection.emit_headers(self.id, headers, end_stream=False)
+        self._connection.send_headers(self, headers, end_stream=False)
 
     def send_data(self, data: bytes) -> None:
         """Frame ``data`` as far as the windows allow; the rest waits for them."""
@@ -154,44 +147,63 @@ class H2Connection:
     """Serves one connection; each new stream goes to ``on_stream`` in a task of its own."""
 
     def __init__(self, on_stream: Callable[[Stream], Awaitable[None]]) -> None:
-        self.peer_initial_window = DEFAULT_WINDOW
         self._on_stream = on_stream
-        self._peer_max_frame = DEFAULT_MAX_FRAME
-        self._send_window = DEFAULT_WINDOW
+        self._h2 = Protocol(H2Configuration(client_side=False, header_encoding=None))
+        # Advertised in our first SETTINGS and enforced from the first frame on: a
+        # peer may open streams before it has seen them.
+        self._h2.local_settings = Settings(
+            client=False,
+            initial_values={
+                SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
+                SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST,
+                SettingCodes.INITIAL_WINDOW_SIZE: _STREAM_WINDOW,
+            },
+        )
+        self._h2.decoder.max_header_list_size = MAX_HEADER_LIST
         self._recv_unacked = 0
+        self._peer_gone = False
         self._streams: dict[int, Stream] = {}
         self._blocked: dict[int, Stream] = {}  # streams with data waiting for a window
-        self._last_stream = 0
-        self._header_block: tuple[Frame, bytearray] | None = None
-        self._encoder = hpack.Encoder()
-        self._decoder = hpack.Decoder()
         self._out = bytearray()
+        self._writing = 0  # bytes handed to send() and not yet through it
         self._out_ready = anyio.Event()
         self._out_room = anyio.Event()
 
     async def run(self, receive: AsyncIterable[bytes], send: Send) -> None:
-        """Serve until the peer ends the byte stream; then every handler is cancelled."""
-        self._emit(encode_settings(_SETTINGS))
-        self.emit_window_update(0, _CONNECTION_WINDOW - DEFAULT_WINDOW)
-        reader = FrameReader(_MAX_FRAME_IN)
+        """Serve until the peer ends the byte stream; then every handler is cancelled.
+
+        A peer that breaks the protocol gets a GOAWAY saying why, and h2's
+        ProtocolError is raised."""
+        self._h2.initiate_connection()
+        self._h2.increment_flow_control_window(_CONNECTION_WINDOW - _DEFAULT_WINDOW)
+        self._pull()
+        error: ProtocolError | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._write_loop, send)
             try:
                 async for data in receive:
-                    for frame in reader.feed(data):
-                        self._handle(frame, tg)
-            except H2Error as exc:
-                goaway = self._last_stream.to_bytes(4) + exc.code.to_bytes(4) + str(exc).encode()
-                self._emit(encode_frame(FrameType.GOAWAY, 0, 0, goaway))
+                    if self._peer_gone:
+                        continue  # h2 takes nothing after the peer's GOAWAY
+                    try:
+                        happened = self._h2.receive_data(data)
+                    finally:
+                        self._pull()  # h2's answers, or its GOAWAY
+                    for event in happened:
+                        self._dispatch(event, tg)
+                    self._pull()
+            except ProtocolError as exc:
+                error = exc
+                self._drop_all()
                 with anyio.move_on_after(1):  # best effort: tell the peer why
-                    while self._out:
-                        await self.room(0)
-                raise
+                    await self.room(0)
             finally:
                 tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
 
     async def room(self, high: int = _OUT_HIGH) -> None:
-        while len(self._out) > high:
+        """Wait until at most ``high`` bytes are queued or being written."""
+        while len(self._out) + self._writing > high:
             if self._out_room.is_set():
                 self._out_room = anyio.Event()
             await self._out_room.wait()
@@ -199,54 +211,48 @@ class H2Connection:
     async def _write_loop(self, send: Send) -> None:
         while True:
             if not self._out:
-                self._out_room.set()
                 if self._out_ready.is_set():
                     self._out_ready = anyio.Event()
                 await self._out_ready.wait()
                 continue
             chunk = bytes(self._out[:_OUT_MESSAGE])
             del self._out[:_OUT_MESSAGE]
-            if len(self._out) <= _OUT_HIGH:
-                self._out_room.set()
+            self._writing = len(chunk)
             await send(chunk)
+            self._writing = 0
+            self._out_room.set()
 
-    def _emit(self, data: bytes) -> None:
-        self._out += data
-        self._out_ready.set()
+    def _pull(self) -> None:
+        """Move what h2 has framed to the queue for the wire."""
+        if data := self._h2.data_to_send():
+            self._out += data
+            self._out_ready.set()
 
-    def emit_window_update(self, stream_id: int, increment: int) -> None:
-        self._emit(encode_frame(FrameType.WINDOW_UPDATE, 0, stream_id, increment.to_bytes(4)))
+    # Called by streams.
+    def credit(self, stream: Stream, consumed: int) -> None:
+        """Let the peer send ``consumed`` more bytes on ``stream``."""
+        if stream.ended or stream.reset:
+            return  # nothing more may come on it
+        self._h2.increment_flow_control_window(consumed, stream.id)
+        self._pull()
 
-    def emit_reset(self, stream_id: int, code: ErrorCode) -> None:
-        self._emit(encode_frame(FrameType.RST_STREAM, 0, stream_id, code.to_bytes(4)))
-
-    def emit_headers(self, stream_id: int, headers: Headers, *, end_stream: bool) -> None:
-        # Encoded as they go out: HPACK state depends on the order blocks reach the peer.
-        block = self._encoder.encode(headers)
-        size = self._peer_max_frame
-        pieces = [block[i : i + size] for i in range(0, len(block), size)] or [b""]
-        flags = END_STREAM if end_stream else 0
-        for index, piece in enumerate(pieces):
-            kind = FrameType.HEADERS if index == 0 else FrameType.CONTINUATION
-            last = END_HEADERS if index == len(pieces) - 1 else 0
-            self._emit(encode_frame(kind, (flags if index == 0 else 0) | last, stream_id, piece))
+    def send_headers(self, stream: Stream, headers: Headers, *, end_stream: bool) -> None:
+        if stream.reset:
+            return
+        self._h2.send_headers(stream.id, headers, end_stream=end_stream)
+        self._pull()
 
     def frame_data(self, stream: Stream, data: memoryview) -> int:
         """Put as much of ``data`` into DATA frames as the windows allow; how much."""
+        window = min(len(data), self._h2.local_flow_control_window(stream.id))
+        frame = self._h2.max_outbound_frame_size
         sent = 0
-        out = self._out
-        while sent < len(data):
-            size = min(len(data) - sent, stream.send_window, self._send_window)
-            size = min(size, self._peer_max_frame)
-            if size <= 0:
-                break
-            out += frame_header(FrameType.DATA, 0, stream.id, size)
-            out += data[sent : sent + size]
-            sent += size
-            stream.send_window -= size
-            self._send_window -= size
+        while sent < window:
+            end = min(sent + frame, window)
+            self._h2.send_data(stream.id, data[sent:end])
+            sent = end
         if sent:
-            self._out_ready.set()
+            self._pull()
         return sent
 
     def flush(self, stream: Stream) -> None:
@@ -257,77 +263,64 @@ class H2Connection:
         self._blocked.pop(stream.id, None)
         trailers = stream.take_trailers()
         if trailers is not None:
-            self.emit_headers(stream.id, trailers, end_stream=True)
+            self.send_headers(stream, trailers, end_stream=True)
             self._streams.pop(stream.id, None)
 
     def _flush_blocked(self) -> None:
         for stream in list(self._blocked.values()):
             self.flush(stream)
 
-    def _handle(self, frame: Frame, tg: TaskGroup) -> None:
-        if self._header_block is not None and frame.type != FrameType.CONTINUATION:
-            raise H2Error(ErrorCode.PROTOCOL_ERROR, "header block interrupted")
-        match frame.type:
-            case FrameType.DATA:
-                self._on_data(frame)
-            case FrameType.HEADERS:
-                self._header_block = (frame, bytearray(unpad(frame)))
-                self._end_header_block(frame.flags, tg)
-            case FrameType.CONTINUATION:
-                if self._header_block is None or frame.stream != self._header_block[0].stream:
-                    raise H2Error(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION")
-                self._header_block[1].extend(frame.payload)
-                self._end_header_block(frame.flags, tg)
-            case FrameType.RST_STREAM:
-                if (stream := self._streams.pop(frame.stream, None)) is not None:
-                    self._blocked.pop(frame.stream, None)
-                    stream.peer_reset()
-            case FrameType.SETTINGS:
-                if not frame.flags & ACK:
-                    self._apply_settings(decode_settings(frame.payload))
-                    self._emit(encode_frame(FrameType.SETTINGS, ACK, 0))
-            case FrameType.PING:
-                if not frame.flags & ACK:
-                    self._emit(encode_frame(FrameType.PING, ACK, 0, frame.payload))
-            case FrameType.WINDOW_UPDATE:
-                self._on_window_update(frame)
-            case FrameType.PUSH_PROMISE:
-                raise H2Error(ErrorCode.PROTOCOL_ERROR, "a client cannot push")
-            # PRIORITY is advisory and GOAWAY only stops new streams: nothing to do.
+    def _dispatch(self, event: events.Event, tg: TaskGroup) -> None:
+        match event:
+            case events.RequestReceived():
+                headers = [(_text(key), _text(value)) for key, value in event.headers]
+                stream = Stream(self, event.stream_id, headers)
+                self._streams[stream.id] = stream
+                tg.start_soon(self._serve, stream)
+            case events.DataReceived():
+                self._on_data(event)
+            case events.StreamEnded():
+                if (ended := self._streams.get(event.stream_id)) is not None:
+                    ended.deliver(b"", True)
+            case events.StreamReset():
+                self._drop(event.stream_id)
+            case events.WindowUpdated() if event.stream_id == 0:
+                self._flush_blocked()
+            case events.WindowUpdated():
+                if (blocked := self._blocked.get(event.stream_id)) is not None:
+                    self.flush(blocked)
+            case events.RemoteSettingsChanged():
+                if SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:
+                    self._flush_blocked()
+            case events.ConnectionTerminated():
+                # grpc-go says GOAWAY as it closes the connection; h2 sends nothing
+                # after it, so what is still running could not answer anyway.
+                self._peer_gone = True
+                self._drop_all()
+            # Trailers from a client carry nothing we use (their END_STREAM comes as
+            # StreamEnded); h2 answers pings and settings; PRIORITY is advisory.
 
-    def _on_data(self, frame: Frame) -> None:
-        # The connection window is credited at once: streams bound what is buffered.
-        self._recv_unacked += len(frame.payload)
+    def _on_data(self, event: events.DataReceived) -> None:
+        # The connection window is credited at once: stream windows bound what queues.
+        self._recv_unacked += event.flow_controlled_length
         if self._recv_unacked >= _CONNECTION_WINDOW // 4:
-            self.emit_window_update(0, self._recv_unacked)
+            self._h2.increment_flow_control_window(self._recv_unacked)
             self._recv_unacked = 0
-        stream = self._streams.get(frame.stream)
-        if stream is not None and not stream.ended:
-            data = unpad(frame)
-            if padding := len(frame.payload) - len(data):
-                self.emit_window_update(stream.id, padding)  # nobody consumes padding
-            stream.deliver(data, bool(frame.flags & END_STREAM))
+        stream = self._streams.get(event.stream_id)
+        if stream is None or stream.reset:
+            return  # we have answered and finished: the rest is not read
+        if (padding := event.flow_controlled_length - len(event.data)) and not stream.ended:
+            self._h2.increment_flow_control_window(padding, stream.id)  # never consumed
+        stream.deliver(event.data, False)
 
-    def _end_header_block(self, flags: int, tg: TaskGroup) -> None:
-        if not flags & END_HEADERS or self._header_block is None:
-            return
-        first, block = self._header_block
-        self._header_block = None
-        try:
-            headers = self._decoder.decode(bytes(block))
-        except hpack.HPACKError as exc:
-            raise H2Error(ErrorCode.COMPRESSION_ERROR, f"bad header block: {exc}") from None
-        end = bool(first.flags & END_STREAM)
-        if (stream := self._streams.get(first.stream)) is not None:
-            stream.deliver(b"", end)  # trailers from the client carry nothing we use
-            return
-        if first.stream % 2 == 0 or first.stream <= self._last_stream:
-            return  # a closed stream's late frames, or not a client stream
-        self._last_stream = first.stream
-        stream = Stream(self, first.stream, [(str(k), str(v)) for k, v in headers])
-        stream.deliver(b"", end)
-        self._streams[stream.id] = stream
-        tg.start_soon(self._serve, stream)
+    def _drop_all(self) -> None:
+        for stream_id in list(self._streams):
+            self._drop(stream_id)
+
+    def _drop(self, stream_id: int) -> None:
+        self._blocked.pop(stream_id, None)
+        if (stream := self._streams.pop(stream_id, None)) is not None:
+            stream.peer_reset()
 
     async def _serve(self, stream: Stream) -> None:
         try:
@@ -338,26 +331,6 @@ class H2Connection:
                 # The handler ended without a status: tell the peer rather than hang it.
                 self._streams.pop(stream.id, None)
                 self._blocked.pop(stream.id, None)
-                self.emit_reset(stream.id, ErrorCode.INTERNAL_ERROR)
-
-    def _apply_settings(self, settings: dict[int, int]) -> None:
-        if (size := settings.get(Setting.MAX_FRAME_SIZE)) is not None:
-            self._peer_max_frame = size
-        if (table := settings.get(Setting.HEADER_TABLE_SIZE)) is not None:
-            self._encoder.header_table_size = table
-        if (window := settings.get(Setting.INITIAL_WINDOW_SIZE)) is not None:
-            if window > MAX_WINDOW:
-                raise H2Error(ErrorCode.FLOW_CONTROL_ERROR, "initial window too large")
-            delta, self.peer_initial_window = window - self.peer_initial_window, window
-            for stream in self._streams.values():
-                stream.send_window += delta
-            self._flush_blocked()
-
-    def _on_window_update(self, frame: Frame) -> None:
-        increment = window_increment(frame.payload)
-        if frame.stream == 0:
-            self._send_window += increment
-            self._flush_blocked()
-        elif (stream := self._streams.get(frame.stream)) is not None:
-            stream.send_window += increment
-            self.flush(stream)
+                with suppress(ProtocolError):  # the connection is failing as well
+                    self._h2.reset_stream(stream.id, ErrorCodes.INTERNAL_ERROR)
+                self._pull()

@@ -1,5 +1,8 @@
 """gRPC calls served on our HTTP/2 streams (the gRPC over HTTP/2 wire format).
 
+``h2`` covers HTTP/2 itself; the gRPC layer on top (length-prefixed messages, status
+in trailers, metadata) is here.
+
 A service is offered as an :class:`Attachable`: its descriptor and a servicer whose
 methods have the grpc.aio shape (``(request, context)``; coroutines, or async generators
 for streamed replies). :class:`CallContext` provides the part of grpc.aio's servicer
@@ -178,7 +181,7 @@ def _percent_encode(text: str) -> str:
 
 async def serve_call(stream: Stream, methods: Mapping[str, Method]) -> None:
     """Run the call on ``stream`` and end it with its status."""
-    path = dict(stream.headers).get(":path", "")
+    path = stream.path
     method = methods.get(path)
     context = CallContext(stream, method)
     code, details = grpc.StatusCode.OK, ""
