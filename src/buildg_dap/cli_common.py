@@ -48,6 +48,8 @@ def add_build_flags(parser: argparse.ArgumentParser, *, debug: bool = False) -> 
     parser.add_argument("--ssh", action="append", default=[], metavar="ID[=SOCKET]")
     if not debug:
         parser.add_argument("--no-cache", action="store_true", help="do not use cached steps")
+        parser.add_argument("--network", choices=("none", "host"), default="",
+                            help="network for RUN steps (default: the builder's)")  # fmt: skip
         parser.add_argument("--cache-to", action="append", default=[], metavar="SPEC")
         parser.add_argument(
             "-o", "--output", action="append", default=[], metavar="SPEC",
@@ -67,6 +69,7 @@ def build_command(ns: argparse.Namespace) -> BuildCommand:
         build_args=parse_build_args(ns.build_arg),
         platforms=ns.platform,
         no_cache=getattr(ns, "no_cache", False),
+        network=getattr(ns, "network", ""),
         cache_from=ns.cache_from,
         cache_to=getattr(ns, "cache_to", []),
         outputs=getattr(ns, "output", []),

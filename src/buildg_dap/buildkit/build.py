@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import anyio
 import grpc
@@ -47,6 +48,7 @@ class BuildRequest(BaseModel):
     build_args: dict[str, str] = Field(default_factory=dict)
     platforms: list[str] = Field(default_factory=list)
     no_cache: bool = False
+    network: Literal["", "none", "host"] = ""  # RUN steps' network; "" = the builder's default
     cache_imports: list[CacheEntry] = Field(default_factory=list)
     cache_exports: list[CacheEntry] = Field(default_factory=list)
     outputs: list[Output] = Field(default_factory=list)
@@ -62,6 +64,8 @@ class BuildRequest(BaseModel):
             options["platform"] = ",".join(self.platforms)
         if self.no_cache:
             options["no-cache"] = ""
+        if self.network:
+            options["force-network-mode"] = self.network
         if self.cache_imports:
             # The frontend passes these on to the solves it makes itself; our own
             # gateway solves carry them in SolveRequest.CacheImports as well.
@@ -136,7 +140,8 @@ async def running_build(
                 cache_imports=request.cache_imports,
                 cache_exports=request.cache_exports,
                 exporters=[output.exporter() for output in request.outputs],
-                entitlements=request.entitlements,
+                entitlements=[*request.entitlements]
+                + (["network.host"] if request.network == "host" else []),
                 frontend_attrs={},
             )
             build = RunningBuild(request, Gateway(conn, ref), progress, session.id)
