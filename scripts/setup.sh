@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything buildg-dap needs on a Debian machine; safe to run again.
-#   Debian: runc, docker-registry, busybox-static, apache2-utils (htpasswd for tests)
+#   Debian: runc, docker-registry, busybox-static, apache2-utils (htpasswd for tests),
+#           docker.io and openssh-server (remote-builder tests start private instances)
 #   Go module proxy: buildkitd + buildctl v0.32.2
 #   .venv: the project with its dev dependencies
 #   npm: the JS test dependencies in tests/dap/js (DebugClient)
@@ -13,13 +14,22 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 need_apt=()
-for pkg in runc docker-registry busybox-static apache2-utils; do
+for pkg in runc docker-registry busybox-static apache2-utils docker.io openssh-server; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   $SUDO apt-get update -qq
+  # The packages' scripts must not start dockerd or sshd (tests start private ones): a
+  # policy-rc.d that refuses every start, for the install only, unless one is there.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  [ -z "$policy" ] || $SUDO rm -f "$policy"
 fi
 
 have_version() {
