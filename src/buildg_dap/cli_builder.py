@@ -45,6 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action = actions.add_parser(name, help=help_text)
         add_builder_flags(action)
         action.set_defaults(run=functools.partial(_run, func))
+        if name == "stop":
+            action.add_argument("--force", action="store_true",
+                                help="stop it even while other commands use it")  # fmt: skip
         if name == "prune":
             action.add_argument("--all", action="store_true", help="also remove internal cache")
             action.add_argument(
@@ -107,7 +110,7 @@ async def list_all(options: BuilderOptions, ns: argparse.Namespace) -> int:
 async def stop(options: BuilderOptions, ns: argparse.Namespace) -> int:
     if options.address is not None:
         return fail("builder stop only stops the embedded builder; unset --addr/BUILDKIT_HOST")
-    pid = await embedded.stop(embedded.EmbeddedBuilder.locate())
+    pid = await embedded.stop(embedded.EmbeddedBuilder.locate(), force=ns.force)
     print("embedded builder is not running" if pid is None else f"stopped buildkitd (pid {pid})")
     return 0
 

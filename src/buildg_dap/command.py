@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from buildg_dap.buildkit.build import BuildRequest
 from buildg_dap.buildkit.connection import MIN_VERSION, Address, Connection, TLSConfig, connect
 from buildg_dap.buildkit.control import CacheEntry
-from buildg_dap.buildkit.embedded import EmbeddedBuilder, ensure_started
+from buildg_dap.buildkit.embedded import EmbeddedBuilder, ensure_started, use
 from buildg_dap.buildkit.options import (
     OptionError,
     parse_build_args,
@@ -39,8 +39,19 @@ class BuilderOptions(BaseModel):
     async def connect(self, *, debugging: bool = True) -> Connection:
         """Connect, starting the embedded builder first when no address is given. A plain
         build accepts an older BuildKit than debugging does (Docker Engine's, say)."""
-        address = self.address or await ensure_started(EmbeddedBuilder.locate())
-        return await connect(address, self.tls, require=MIN_VERSION if debugging else None)
+        require = MIN_VERSION if debugging else None
+        if self.address is not None:
+            return await connect(self.address, self.tls, require=require)
+        builder = EmbeddedBuilder.locate()
+        # Held while connected, so `builder stop` knows the daemon is in use.
+        hold = await use(builder)
+        try:
+            conn = await connect(await ensure_started(builder), self.tls, require=require)
+        except BaseException:
+            hold.close()
+            raise
+        conn.hold(hold.close)
+        return conn
 
 
 def _local_caches(entries: list[CacheEntry], key: str) -> list[CacheEntry]:

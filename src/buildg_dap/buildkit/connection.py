@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,10 @@ class Connection:
     # Where the address is Docker Engine: its /version answer.
     engine: dict[str, object] = field(default_factory=dict)
     _resources: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    def hold(self, release: Callable[[], object]) -> None:
+        """Call ``release`` when the connection closes."""
+        self._resources.callback(release)
 
     async def close(self) -> None:
         try:

@@ -5,6 +5,11 @@ Used when neither ``--addr`` nor ``BUILDKIT_HOST`` names a builder. Its state li
 ``$XDG_RUNTIME_DIR/buildg-dap`` (``/run/buildg-dap`` for root, else ``/tmp/buildg-dap-UID``).
 The pid file plus the process's own command line (``--root`` = our state) tell which
 daemon is ours, so ``stop`` never signals anything else.
+
+Concurrent commands share the daemon: ``start.lock`` lets one start it while the others
+wait, and each command holds ``use.lock`` shared while it is connected, so ``stop``
+knows whether anyone is still using the daemon. A stale socket or pid file (the daemon
+crashed) and a daemon of ours that no longer answers are replaced by a fresh start.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import itertools
 import os
 import shutil
 import signal
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import IO
 
 import anyio
 from grpc import aio
@@ -232,35 +238,64 @@ async def _await_ready(builder: EmbeddedBuilder, pid: int) -> None:
         )
 
 
+@contextmanager
+def _locked(builder: EmbeddedBuilder, name: str, mode: int) -> Iterator[IO[str]]:
+    """An open lock file under the runtime dir, flock'ed with ``mode``."""
+    builder.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with (builder.runtime_dir / name).open("w") as lock:
+        fcntl.flock(lock.fileno(), mode)
+        yield lock
+
+
+async def _lock(builder: EmbeddedBuilder, name: str, mode: int) -> IO[str]:
+    """Like ``_locked``, waiting in a worker thread; the caller closes the file."""
+    builder.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = (builder.runtime_dir / name).open("w")
+    try:
+        await anyio.to_thread.run_sync(fcntl.flock, lock.fileno(), mode)
+    except BaseException:
+        lock.close()
+        raise
+    return lock
+
+
 async def ensure_started(builder: EmbeddedBuilder) -> Address:
     """The embedded builder's address, starting the daemon unless it already answers."""
     if len(str(builder.socket)) > _SOCKET_MAX:
         raise BuilderError(f"socket path {builder.socket} is too long; set XDG_RUNTIME_DIR")
-    builder.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     # One starter at a time: a second command waits, then finds the daemon running.
-    with (builder.runtime_dir / "start.lock").open("w") as lock:
-        await anyio.to_thread.run_sync(fcntl.flock, lock.fileno(), fcntl.LOCK_EX)
+    with await _lock(builder, "start.lock", fcntl.LOCK_EX):
         if builder.socket.exists() and await builder_version(builder.address):
             return builder.address
         running = daemon_pid(builder)
         if running is not None:
-            raise BuilderError(
-                f"the embedded buildkitd (pid {running}) is running but does not answer on "
-                f"{builder.socket}; stop it with `buildg-dap builder stop`"
-            )
+            # Ours, yet silent past the deadline: hung or half-dead. Start afresh.
+            await _terminate(builder, running)
         argv = daemon_command(builder, os.getuid())
         pid = await anyio.to_thread.run_sync(_spawn, builder, argv)
         await _await_ready(builder, pid)
     return builder.address
 
 
-async def stop(builder: EmbeddedBuilder) -> int | None:
-    """Stop our daemon; returns its pid, or None when it was not running."""
-    pid = daemon_pid(builder)
-    if pid is None:
-        builder.pid_file.unlink(missing_ok=True)
-        return None
-    os.kill(pid, signal.SIGTERM)
+async def use(builder: EmbeddedBuilder) -> IO[str]:
+    """A shared hold on the daemon for one command; close the file to let go."""
+    return await _lock(builder, "use.lock", fcntl.LOCK_SH)
+
+
+def in_use(builder: EmbeddedBuilder) -> bool:
+    """Whether a command holds the daemon (``use``)."""
+    try:
+        with _locked(builder, "use.lock", fcntl.LOCK_EX | fcntl.LOCK_NB):
+            return False
+    except BlockingIOError:
+        return True
+
+
+async def _terminate(builder: EmbeddedBuilder, pid: int) -> None:
+    """SIGTERM, then SIGKILL to its group after the grace; returns once it has exited."""
+    with suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+        os.kill(pid, signal.SIGTERM)
     with anyio.move_on_after(_STOP_GRACE) as grace:
         await _wait_exit(pid)
     if grace.cancelled_caught:
@@ -272,4 +307,20 @@ async def stop(builder: EmbeddedBuilder) -> int | None:
     _reap(pid)
     builder.pid_file.unlink(missing_ok=True)
     builder.socket.unlink(missing_ok=True)
+
+
+async def stop(builder: EmbeddedBuilder, *, force: bool = False) -> int | None:
+    """Stop our daemon and wait for it to exit; returns its pid, or None when it was not
+    running. Refuses while a command uses it, unless ``force``."""
+    with await _lock(builder, "start.lock", fcntl.LOCK_EX):
+        pid = daemon_pid(builder)
+        if pid is None:
+            builder.pid_file.unlink(missing_ok=True)
+            return None
+        if not force and in_use(builder):
+            raise BuilderError(
+                f"the embedded buildkitd (pid {pid}) is in use by another buildg-dap "
+                "command: stop it once that ends, or pass --force"
+            )
+        await _terminate(builder, pid)
     return pid
