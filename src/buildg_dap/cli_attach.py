@@ -9,23 +9,13 @@ import argparse
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-import anyio
-from anyio.abc import SocketStream
+# What the link needs is imported when it runs, so that --help is quick.
+if TYPE_CHECKING:
+    from anyio.abc import SocketStream
 
-from buildg_dap.dap.ttylink import (
-    ERROR,
-    EXIT,
-    INPUT,
-    INPUT_END,
-    OUTPUT,
-    RESIZE,
-    FrameReader,
-    LinkClosed,
-    frame,
-    resize_payload,
-)
-from buildg_dap.repl.terminal import Input, raw_mode, window_size
+    from buildg_dap.repl.terminal import Input
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,12 +27,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 async def _send_keys(stream: SocketStream, stdin: Input) -> None:
+    from buildg_dap.dap.ttylink import INPUT, INPUT_END, frame
+
     async for chunk in stdin.chunks():
         await stream.send(frame(INPUT, chunk))
     await stream.send(frame(INPUT_END))
 
 
 async def _send_sizes(stream: SocketStream) -> None:
+    import anyio
+
+    from buildg_dap.dap.ttylink import RESIZE, frame, resize_payload
+    from buildg_dap.repl.terminal import window_size
+
     size = window_size()
     if size is not None:
         await stream.send(frame(RESIZE, resize_payload(size.rows, size.cols)))
@@ -54,6 +51,11 @@ async def _send_sizes(stream: SocketStream) -> None:
 
 
 async def attach(path: str) -> int:
+    import anyio
+
+    from buildg_dap.dap.ttylink import ERROR, EXIT, OUTPUT, FrameReader, LinkClosed
+    from buildg_dap.repl.terminal import Input
+
     stdin = Input(0)
     async with await anyio.connect_unix(path) as stream:
         reader = FrameReader(stream)
@@ -79,6 +81,10 @@ async def attach(path: str) -> int:
 
 
 def run(ns: argparse.Namespace) -> int:
+    import anyio
+
+    from buildg_dap.repl.terminal import raw_mode
+
     if os.isatty(0):
         with raw_mode(0):
             return anyio.run(attach, ns.socket)

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-import anyio
+from buildg_dap.cli_common import add_build_flags, build_command, fail
 
-from buildg_dap.buildkit.build import running_build
-from buildg_dap.buildkit.connection import BuilderError
-from buildg_dap.buildkit.errors import SolveError
-from buildg_dap.buildkit.options import (
-    OptionError,
-)
-from buildg_dap.buildkit.progress import PlainPrinter, Progress
-from buildg_dap.buildkit.session.secrets import SecretSpecError
-from buildg_dap.buildkit.session.ssh import SSHSpecError
-from buildg_dap.buildkit.snippet import format_source
-from buildg_dap.cache.errors import CacheError
-from buildg_dap.cli_common import BuildCommand, add_build_flags, build_command, fail
-from buildg_dap.dockerauth.config import ConfigError
+# What the build needs is imported when it runs, so that --help is quick.
+if TYPE_CHECKING:
+    from buildg_dap.buildkit.errors import SolveError
+    from buildg_dap.command import BuildCommand
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def print_failure(error: SolveError) -> None:
+    from buildg_dap.buildkit.snippet import format_source
+
     print(f"error: {error}", file=sys.stderr)
     for source in error.sources:
         snippet = format_source(source)
@@ -37,6 +31,12 @@ def print_failure(error: SolveError) -> None:
 
 
 async def build(command: BuildCommand) -> int:
+    from buildg_dap.buildkit.build import running_build
+    from buildg_dap.buildkit.connection import BuilderError
+    from buildg_dap.buildkit.errors import SolveError
+    from buildg_dap.buildkit.progress import PlainPrinter, Progress
+    from buildg_dap.cache.errors import CacheError
+
     try:
         conn = await command.builder.connect(debugging=False)
     except BuilderError as exc:
@@ -68,6 +68,14 @@ async def build(command: BuildCommand) -> int:
 
 
 def run(ns: argparse.Namespace) -> int:
+    import anyio
+
+    from buildg_dap.buildkit.connection import BuilderError
+    from buildg_dap.buildkit.options import OptionError
+    from buildg_dap.buildkit.session.secrets import SecretSpecError
+    from buildg_dap.buildkit.session.ssh import SSHSpecError
+    from buildg_dap.dockerauth.config import ConfigError
+
     try:
         command = build_command(ns)
     except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:

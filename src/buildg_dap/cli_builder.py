@@ -6,18 +6,16 @@ import argparse
 import functools
 import re
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import anyio
-from grpc import aio
+from buildg_dap.cli_common import add_builder_flags, builder_options, fail
 
-from buildg_dap._proto.buildkit import control_pb2
-from buildg_dap.buildkit import embedded
-from buildg_dap.buildkit.connection import BuilderError, Connection, connect
-from buildg_dap.buildkit.errors import from_rpc
-from buildg_dap.buildkit.progress import human_size
-from buildg_dap.cli_common import BuilderOptions, add_builder_flags, builder_options, fail
+# What an action needs is imported when it runs, so that --help is quick.
+if TYPE_CHECKING:
+    from buildg_dap.buildkit.connection import Connection
+    from buildg_dap.command import BuilderOptions
 
-Action = Callable[[BuilderOptions, argparse.Namespace], Awaitable[int]]
+    Action = Callable[[BuilderOptions, argparse.Namespace], Awaitable[int]]
 _TOP = 10
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9}
@@ -57,6 +55,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _run(func: Action, ns: argparse.Namespace) -> int:
+    import anyio
+
+    from buildg_dap.buildkit.connection import BuilderError
+
     async def main() -> int:
         try:
             return await func(builder_options(ns), ns)
@@ -67,6 +69,12 @@ def _run(func: Action, ns: argparse.Namespace) -> int:
 
 
 async def _workers(conn: Connection) -> None:
+    from grpc import aio
+
+    from buildg_dap._proto.buildkit import control_pb2
+    from buildg_dap.buildkit.connection import BuilderError
+    from buildg_dap.buildkit.errors import from_rpc
+
     try:
         workers = await conn.control.ListWorkers(control_pb2.ListWorkersRequest())
     except aio.AioRpcError as exc:
@@ -81,6 +89,9 @@ async def _workers(conn: Connection) -> None:
 
 
 async def status(options: BuilderOptions, ns: argparse.Namespace) -> int:
+    from buildg_dap.buildkit import embedded
+    from buildg_dap.buildkit.connection import connect
+
     address = options.address
     if address is None:
         builder = embedded.EmbeddedBuilder.locate()
@@ -108,6 +119,8 @@ async def list_all(options: BuilderOptions, ns: argparse.Namespace) -> int:
 
 
 async def stop(options: BuilderOptions, ns: argparse.Namespace) -> int:
+    from buildg_dap.buildkit import embedded
+
     if options.address is not None:
         return fail("builder stop only stops the embedded builder; unset --addr/BUILDKIT_HOST")
     pid = await embedded.stop(embedded.EmbeddedBuilder.locate(), force=ns.force)
@@ -116,6 +129,12 @@ async def stop(options: BuilderOptions, ns: argparse.Namespace) -> int:
 
 
 async def disk_usage(options: BuilderOptions, ns: argparse.Namespace) -> int:
+    from grpc import aio
+
+    from buildg_dap._proto.buildkit import control_pb2
+    from buildg_dap.buildkit.errors import from_rpc
+    from buildg_dap.buildkit.progress import human_size
+
     async with await options.connect() as conn:
         try:
             usage = await conn.control.DiskUsage(control_pb2.DiskUsageRequest())
@@ -137,6 +156,12 @@ async def disk_usage(options: BuilderOptions, ns: argparse.Namespace) -> int:
 
 
 async def prune(options: BuilderOptions, ns: argparse.Namespace) -> int:
+    from grpc import aio
+
+    from buildg_dap._proto.buildkit import control_pb2
+    from buildg_dap.buildkit.errors import from_rpc
+    from buildg_dap.buildkit.progress import human_size
+
     request = control_pb2.PruneRequest(all=ns.all, keepDuration=ns.keep_duration)
     freed = count = 0
     async with await options.connect() as conn:

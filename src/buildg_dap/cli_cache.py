@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import anyio
-
-from buildg_dap.cache.inspect import inspect_command
-
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cache = subparsers.add_parser("cache", help="look into build caches")
@@ -22,6 +18,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run_inspect(ns: argparse.Namespace) -> int:
+    # Imported when the command runs, so that --help is quick.
+    import anyio
+
+    from buildg_dap.cache.inspect import inspect_command
+
     async def main() -> int:
         return await inspect_command(ns.spec, as_json=ns.json, out=sys.stdout)
 

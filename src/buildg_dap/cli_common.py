@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from buildg_dap.buildkit.connection import TLSConfig, address_from_env
-from buildg_dap.buildkit.options import parse_build_args
-from buildg_dap.command import BuildCommand, BuilderOptions
+# Parsers are built for every command, even for --help: what a command needs to run is
+# imported when it runs.
+if TYPE_CHECKING:
+    from buildg_dap.command import BuildCommand, BuilderOptions
 
-__all__ = ["BuildCommand", "BuilderOptions", "build_command", "builder_options", "fail"]
+__all__ = ["build_command", "builder_options", "fail"]
 
 
 def add_builder_flags(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +30,9 @@ def add_builder_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def builder_options(ns: argparse.Namespace) -> BuilderOptions:
+    from buildg_dap.buildkit.connection import TLSConfig, address_from_env
+    from buildg_dap.command import BuilderOptions
+
     tls = None
     if ns.tlscacert or ns.tlscert or ns.tlskey or ns.tlsservername:
         tls = TLSConfig(
@@ -61,6 +66,9 @@ def add_build_flags(parser: argparse.ArgumentParser, *, debug: bool = False) -> 
 
 def build_command(ns: argparse.Namespace) -> BuildCommand:
     """The ``build`` or ``debug`` command line, validated."""
+    from buildg_dap.buildkit.options import parse_build_args
+    from buildg_dap.command import BuildCommand
+
     return BuildCommand.create(
         context=ns.context,
         dockerfile=ns.file,

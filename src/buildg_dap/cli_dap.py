@@ -7,12 +7,11 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import anyio
-
-from buildg_dap.dap.adapter import Adapter
-from buildg_dap.dap.wire import MessageReader, MessageWriter, serve_tcp, stdio_transport
+# The adapter is imported when the command runs, so that --help is quick.
+if TYPE_CHECKING:
+    from buildg_dap.dap.wire import MessageReader, MessageWriter
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +41,9 @@ class _Trace:
 
 
 async def _serve(ns: argparse.Namespace, log: TextIO | None) -> None:
+    from buildg_dap.dap.adapter import Adapter
+    from buildg_dap.dap.wire import serve_tcp, stdio_transport
+
     trace = _Trace(log) if log is not None else None
     cwd = Path.cwd()
 
@@ -72,6 +74,8 @@ def run(ns: argparse.Namespace) -> int:
         stream=log or sys.stderr, level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )  # fmt: skip
+    import anyio
+
     try:
         anyio.run(_serve, ns, log)
     except KeyboardInterrupt:

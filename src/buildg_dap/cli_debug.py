@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-import anyio
+from buildg_dap.cli_common import add_build_flags, build_command, fail
 
-from buildg_dap.buildkit.connection import BuilderError, Connection
-from buildg_dap.buildkit.control import worker_platforms
-from buildg_dap.buildkit.errors import SolveError
-from buildg_dap.buildkit.options import OptionError
-from buildg_dap.buildkit.session.secrets import SecretSpecError
-from buildg_dap.buildkit.session.ssh import SSHSpecError
-from buildg_dap.cache.errors import CacheError
-from buildg_dap.cli_common import BuildCommand, add_build_flags, build_command, fail
-from buildg_dap.debugger.platforms import can_run, support_message
-from buildg_dap.dockerauth.config import ConfigError
-from buildg_dap.repl.session import run_debug
+# What the session needs is imported when it runs, so that --help is quick.
+if TYPE_CHECKING:
+    from buildg_dap.buildkit.connection import Connection
+    from buildg_dap.command import BuildCommand
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,6 +24,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 async def debug(command: BuildCommand, image: str) -> int:
+    from buildg_dap.buildkit.connection import BuilderError
+    from buildg_dap.cache.errors import CacheError
+    from buildg_dap.repl.session import run_debug
+
     try:
         conn = await command.builder.connect()
     except BuilderError as exc:
@@ -47,6 +45,10 @@ async def debug(command: BuildCommand, image: str) -> int:
 
 async def _warn_unrunnable(conn: Connection, platforms: list[str]) -> None:
     """Say so up front when the builder cannot run the platform's programs."""
+    from buildg_dap.buildkit.control import worker_platforms
+    from buildg_dap.buildkit.errors import SolveError
+    from buildg_dap.debugger.platforms import can_run, support_message
+
     if not platforms:
         return
     try:
@@ -58,6 +60,14 @@ async def _warn_unrunnable(conn: Connection, platforms: list[str]) -> None:
 
 
 def run(ns: argparse.Namespace) -> int:
+    import anyio
+
+    from buildg_dap.buildkit.connection import BuilderError
+    from buildg_dap.buildkit.options import OptionError
+    from buildg_dap.buildkit.session.secrets import SecretSpecError
+    from buildg_dap.buildkit.session.ssh import SSHSpecError
+    from buildg_dap.dockerauth.config import ConfigError
+
     try:
         command = build_command(ns)
     except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:
