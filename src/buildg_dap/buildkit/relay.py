@@ -15,9 +15,12 @@ gRPC sees the connection drop, so the error the user gets can say what went wron
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, suppress
 from pathlib import Path
@@ -28,6 +31,7 @@ from anyio.abc import ByteReceiveStream, ByteSendStream, ByteStream, Process, So
 _CHUNK = 64 * 1024
 _HELPER_EXIT_GRACE = 3.0  # for a helper to exit once its stdin is closed
 _STDERR_KEPT = 4000
+_SWEEP_AGE = 60.0  # seconds
 
 
 class LinkFailed(Exception):
@@ -170,7 +174,25 @@ class Relay:
                     self.failures.append(why)
 
 
+def _sweep_stale() -> None:
+    """Remove relay dirs of ours that nobody serves any more (their owner was killed
+    before it could clean up)."""
+    for directory in Path("/tmp").glob("bgd-relay-*"):
+        try:
+            info = directory.stat()
+            # Not ours, or so new that its owner may be about to listen.
+            if info.st_uid != os.getuid() or time.time() - info.st_mtime < _SWEEP_AGE:
+                continue
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(directory / "s"))
+        except (ConnectionRefusedError, FileNotFoundError):
+            shutil.rmtree(directory, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def _relay_dir() -> Path:
+    _sweep_stale()
     # Short: a socket path must fit in 107 bytes.
     return Path(tempfile.mkdtemp(prefix="bgd-relay-", dir="/tmp"))
 
