@@ -312,25 +312,18 @@ from pydantic import BaseModel, ConfigDict, Field
 class {BASE}(BaseModel):
     """Base of every model: unknown fields are kept, since clients send extensions."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # A model's validator is built on its first use, not at import: the adapter uses a
+    # few dozen of the protocol's ~400 models, and building them all took most of the
+    # module's import time. Forward references resolve then, from this module.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
     """The wire form of ``model``: wire names, and absent (None) fields left out."""
     return model.model_dump(exclude_none=True, by_alias=True)
 '''
-        footer = f'''\
-def _resolve_forward_references() -> None:
-    # Classes follow the schema's order, so some annotations name classes defined later.
-    for value in list(globals().values()):
-        if isinstance(value, type) and issubclass(value, {BASE}):
-            value.model_rebuild()
-
-
-_resolve_forward_references()
-'''
         parts = [header, *("\n".join(block) + "\n" for block in self.blocks),
-                 "\n".join(self._tables()) + "\n", footer]
+                 "\n".join(self._tables()) + "\n"]
         return "\n\n".join(parts)
 
 

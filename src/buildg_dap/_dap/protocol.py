@@ -16,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 class DAPModel(BaseModel):
     """Base of every model: unknown fields are kept, since clients send extensions."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # A model's validator is built on its first use, not at import: the adapter uses a
+    # few dozen of the protocol's ~400 models, and building them all took most of the
+    # module's import time. Forward references resolve then, from this module.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
@@ -1932,13 +1935,3 @@ EVENTS: dict[str, type[Event]] = {
     "invalidated": InvalidatedEvent,
     "memory": MemoryEvent,
 }
-
-
-def _resolve_forward_references() -> None:
-    # Classes follow the schema's order, so some annotations name classes defined later.
-    for value in list(globals().values()):
-        if isinstance(value, type) and issubclass(value, DAPModel):
-            value.model_rebuild()
-
-
-_resolve_forward_references()
