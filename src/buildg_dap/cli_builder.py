@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from buildg_dap.command import BuilderOptions
 
     Action = Callable[[BuilderOptions, argparse.Namespace], Awaitable[int]]
+
 _TOP = 10
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9}
