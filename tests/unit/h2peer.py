@@ -178,13 +178,16 @@ class Peer:
         end_stream: bool = True,
         fields: Sequence[tuple[str, str]] | None = None,
     ) -> list[bytes]:
-        """A request's header block, split over HEADERS and CONTINUATION."""
+        """A request's header block, split over HEADERS and CONTINUATION frames (at
+        least one of each, none over the default 16 KiB)."""
         block = self.encoder.encode(list(fields or request_headers(path)))
-        half = len(block) // 2
-        return [
-            frame(T.HEADERS, END_STREAM if end_stream else 0, stream, block[:half]),
-            frame(T.CONTINUATION, END_HEADERS, stream, block[half:]),
-        ]
+        size = min(16_384, max(1, (len(block) + 1) // 2))
+        pieces = [block[start : start + size] for start in range(0, len(block), size)]
+        pieces += [b""] * (2 - len(pieces))
+        frames = [frame(T.HEADERS, END_STREAM if end_stream else 0, stream, pieces[0])]
+        frames += [frame(T.CONTINUATION, 0, stream, piece) for piece in pieces[1:-1]]
+        frames.append(frame(T.CONTINUATION, END_HEADERS, stream, pieces[-1]))
+        return frames
 
 
 async def serve(peer: Peer, connection: H2Connection, done: anyio.Event) -> None:

@@ -13,6 +13,7 @@ from buildg_dap.buildkit.session.h2server import H2Connection, Stream
 from tests.unit.h2peer import (
     END_HEADERS,
     END_STREAM,
+    PREFACE,
     E,
     Peer,
     S,
@@ -108,6 +109,21 @@ async def test_a_header_list_over_the_advertised_size_ends_the_connection() -> N
         kind, _, code = await peer.refusal()
     assert (kind, code) == ("GOAWAY", E.ENHANCE_YOUR_CALM)
     assert handlers.seen == []
+
+
+@pytest.mark.anyio
+async def test_a_large_header_list_within_the_limit_reaches_the_handler() -> None:
+    # buildkitd sends .dockerignore patterns as metadata: far more than h2's default
+    # 64 KiB may be legal, and from the first request on (before our SETTINGS is acked).
+    handlers = Handlers()
+    patterns = [("exclude-patterns", f"dir{i:05d}/**/*.tmp") for i in range(8000)]
+    async with server(handlers.reply) as peer:
+        fields = request_headers("/svc/Many") + patterns
+        await peer.to_server.send(PREFACE + b"".join(peer.headers(1, "", fields=fields)))
+        trailers = await peer.next_frame(T.HEADERS)
+        while not trailers.flags & END_STREAM:
+            trailers = await peer.next_frame(T.HEADERS)
+    assert handlers.seen == [1]
 
 
 @pytest.mark.anyio
