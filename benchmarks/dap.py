@@ -356,14 +356,21 @@ async def walkthrough(adapter: Adapter, context: Path, exec_at: int, log: Path) 
         return session
 
 
-def cached_walkthrough(lab: Lab, tmp: Path, buildx: Buildx | None, runs: int) -> list[float]:
-    """Returns buildx's exec times, for (3)."""
+def cached_walkthrough(
+    lab: Lab, tmp: Path, buildx: Buildx | None, runs: int, step_cost: float = 0.0
+) -> list[float]:
+    """Returns buildx's exec times, for (3). ``step_cost`` makes each RUN of the seed take
+    that many seconds when it runs, so re-running a cached step shows in the time."""
     print("(1) seed walkthrough, fresh builder importing a registry cache (mode=max):")
+    seed = SEED
+    if step_cost:
+        seed = re.sub(r"^RUN ", f"RUN sleep {step_cost:g} && ", SEED, flags=re.MULTILINE)
+        print(f"    each RUN also sleeps {step_cost:g} s when it runs (--step-cost)")
     print(f"    breakpoints on lines {SEED_LINES}, exec at each stop, continue to terminated;")
     print("    time from spawning the adapter to `terminated`")
-    context = write_context(tmp / "seed", SEED)
+    context = write_context(tmp / "seed", seed)
     assert lab.registry is not None
-    cache = f"{lab.registry.host}/cache:bench-dap-seed"
+    cache = f"{lab.registry.host}/cache:bench-dap-seed-{step_cost:g}"
     exporter = lab.fresh_builder()
     try:
         buildctl_build(exporter, context, "--export-cache", f"type=registry,ref={cache},mode=max")
@@ -644,6 +651,10 @@ def main() -> int:
     parser.add_argument("--execs", type=int, default=5, help="exec true per run in (3)")
     parser.add_argument("--buildx", default=None, help=f"a buildx {BUILDX_VERSION} binary")
     parser.add_argument("--no-buildx", action="store_true", help="time ours alone")
+    parser.add_argument(
+        "--step-cost", type=float, default=0.0,
+        help="seconds each seed RUN sleeps when it runs, to show re-run cached steps in (1)",
+    )  # fmt: skip
     ns = parser.parse_args()
     print_header("the debugger over DAP")
     binary, about = find_buildx(ns)
@@ -651,7 +662,7 @@ def main() -> int:
     print()
     with scratch_dir("bench-dap-") as tmp, Lab() as lab:
         buildx = Buildx(binary, tmp / "buildx-config") if binary is not None else None
-        buildx_execs = cached_walkthrough(lab, tmp, buildx, ns.runs)
+        buildx_execs = cached_walkthrough(lab, tmp, buildx, ns.runs, ns.step_cost)
         stepping(lab, tmp, buildx, ns.runs, ns.execs, buildx_execs)
         parallel_stages(lab, tmp, ns.runs)
     return 0
