@@ -4,7 +4,9 @@
 #           docker.io and openssh-server (remote-builder tests start private instances)
 #   Go module proxy: buildkitd + buildctl v0.32.2
 #   .venv: the project with its dev dependencies
-#   npm: the JS test dependencies in tests/dap/js (DebugClient)
+#   npm: the JS test dependencies in tests/dap/js (DebugClient), and the VS Code
+#        extension's (vscode-extension: TypeScript, ESLint, vsce, playwright-core)
+#   code-server and Debian's chromium for the extension's UI test (scripts/code-server.sh)
 set -euo pipefail
 
 BUILDKIT_VERSION=v0.32.2
@@ -81,4 +83,13 @@ if [ ! -f "$JS_TESTS/node_modules/.package-lock.json" ] ||
   echo "setup: installing the JS test dependencies"
   (cd "$JS_TESTS" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
+# The VS Code extension's build and test tools, pinned by its lock file.
+EXT="$ROOT/vscode-extension"
+if [ ! -f "$EXT/node_modules/.package-lock.json" ] ||
+   [ "$EXT/package-lock.json" -nt "$EXT/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the VS Code extension's npm packages"
+  (cd "$EXT" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+# A real VS Code for the extension's UI test: cached outside the checkout.
+bash "$ROOT/scripts/code-server.sh" >/dev/null
 echo "setup: ready (buildkitd $("$GOBIN_DIR/buildkitd" --version | awk '{print $3}'))"

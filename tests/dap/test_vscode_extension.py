@@ -25,6 +25,10 @@ EXT = ROOT / "vscode-extension"
 SEED = ROOT / "examples" / "seed" / "Dockerfile"
 ARTIFACTS = ROOT / "test-artifacts" / "vscode"
 MANIFEST = json.loads((EXT / "package.json").read_text())
+SLOW = """\
+FROM busybox
+RUN echo building && sleep 8 && echo done > /done
+"""
 
 
 def _launch_schema() -> dict[str, dict[str, object]]:
@@ -126,6 +130,8 @@ def test_vs_code_debugs_the_seed_dockerfile(
     workspace.mkdir()
     shutil.copy(SEED, workspace / "Dockerfile")
     cache = _cache(builder_a, registry, workspace, "vscode-ui")
+    # A step slow enough for the progress notification.
+    (workspace / "slow.Dockerfile").write_text(SLOW)
     (workspace / ".vscode").mkdir()
     launch = {
         "version": "0.2.0",
@@ -151,7 +157,8 @@ def test_vs_code_debugs_the_seed_dockerfile(
         BUILDG_DAP_CACHE=cache,
         BUILDG_DAP_ARTIFACTS=str(ARTIFACTS),
         BUILDG_DAP_STATE=str(tmp_path / "code-server"),
+        BUILDG_DAP_ADAPTER_COMMAND=str(Path(sys.executable).parent / "buildg-dap"),
     )
     _run_node("out/test/ui/", env, timeout=1200)
-    for shot in ("paused", "variables", "console", "ended"):
+    for shot in ("paused", "variables", "console", "ended", "building", "build-log"):
         assert any(ARTIFACTS.glob(f"*-{shot}.png")), f"no {shot} screenshot in {ARTIFACTS}"

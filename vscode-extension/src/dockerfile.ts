@@ -24,6 +24,6 @@ export function describeStep(message: string, lines: readonly string[]): string 
   if (!instruction) {
     return message;
   }
-  const short = instruction.length > 60 ? `${instruction.slice(0, 57)}…` : instruction;
+  const short = instruction.length > 40 ? `${instruction.slice(0, 39)}…` : instruction;
   return `${short} (line ${match[2]})${match[3]}`;
 }

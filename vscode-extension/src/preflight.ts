@@ -47,7 +47,9 @@ export async function checkAdapter(settings: AdapterSettings, cwd?: string, time
   if (spawnError === 'ENOENT' || spawnError === 'EACCES') {
     const what = python
       ? `The Python interpreter ${python} (setting buildgDap.adapter.python) was not found.`
-      : `buildg-dap was not found: there is no \`${line.command}\` on PATH.`;
+      : line.command.includes('/')
+        ? `buildg-dap was not found: ${line.command} does not exist.`
+        : `buildg-dap was not found: there is no \`${line.command}\` on PATH.`;
     return {
       ok: false, problem: 'missing', fix: install,
       message: `${what} Install it with \`${install}\`, or point the setting buildgDap.adapter.${python ? 'python' : 'command'} at it.`,

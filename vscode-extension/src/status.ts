@@ -11,6 +11,8 @@ import type { ProtocolMessage } from './adapter';
 import { describeStep } from './dockerfile';
 
 export const SHOW_BUILD_LOG = 'buildgDap.showBuildLog';
+const NOTIFY_AFTER_MS = 500;
+const MIN_SHOWN_MS = 500;
 
 interface Running {
   report(message: string): void;
@@ -75,7 +77,8 @@ export class BuildStatus implements vscode.Disposable {
         return true;
       case 'output': {
         const body = message.body as OutputBody;
-        if (body.category === 'console' || body.category === 'important' || body.category === 'stderr') {
+        // Everything but telemetry: build progress, RUN output, errors, exec output.
+        if (body.category !== 'telemetry') {
           this.log.append(body.output);
         }
         return false;
@@ -94,26 +97,38 @@ export class BuildStatus implements vscode.Disposable {
     if (this.running.has(id)) {
       return;
     }
-    let finish = (): void => undefined;
-    const finished = new Promise<void>((resolve) => { finish = resolve; });
-    let reporter: vscode.Progress<{ message?: string }> | undefined;
     let last = 'starting';
+    let reporter: vscode.Progress<{ message?: string }> | undefined;
+    let endNow = (): void => undefined;
+    const ended = new Promise<void>((resolve) => { endNow = resolve; });
+    // First, so that a long step does not push it out of the one line a toast shows.
     const link = `[Show build log](command:${SHOW_BUILD_LOG})`;
+    // Shown only for a build that takes a while (as VS Code's own debug progress is), so
+    // a stop that comes at once does not flash a notification.
+    const timer = setTimeout(() => {
+      const shownAt = Date.now();
+      void vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title },
+        async (progress) => {
+          reporter = progress;
+          progress.report({ message: `${link} · ${last}` });
+          await ended;
+          // VS Code loses the end of a progress that ends right after it started (the
+          // notification would stay): give it a moment.
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, shownAt + MIN_SHOWN_MS - Date.now())));
+        },
+      );
+    }, NOTIFY_AFTER_MS);
     this.running.set(id, {
       report: (message) => {
         last = message;
-        reporter?.report({ message: `${message} · ${link}` });
+        reporter?.report({ message: `${link} · ${message}` });
       },
-      done: finish,
+      done: () => {
+        clearTimeout(timer);
+        endNow();
+      },
     });
-    void vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Dockerfile: ${title}` },
-      (progress) => {
-        reporter = progress;
-        progress.report({ message: `${last} · ${link}` });
-        return finished;
-      },
-    );
     this.item.text = `$(sync~spin) ${title}`;
     this.item.tooltip = 'Dockerfile build running: show the build log';
     this.item.show();

@@ -37,7 +37,7 @@ test('progress messages name the instruction of their line', () => {
   const lines = ['FROM busybox AS build1', 'RUN echo hello > /hello', '', `RUN ${'x'.repeat(80)}`];
   assert.equal(describeStep('Dockerfile:2 from imported cache r/c:1', lines),
     'RUN echo hello > /hello (line 2) from imported cache r/c:1');
-  assert.equal(describeStep('Dockerfile:4 executed', lines), `RUN ${'x'.repeat(53)}… (line 4) executed`);
+  assert.equal(describeStep('Dockerfile:4 executed', lines), `RUN ${'x'.repeat(35)}… (line 4) executed`);
   assert.equal(describeStep('Dockerfile:3 executed', lines), 'Dockerfile:3 executed');
   assert.equal(describeStep('Dockerfile:40 executed', lines), 'Dockerfile:40 executed');
   assert.equal(describeStep('loading', lines), 'loading');

@@ -29,6 +29,12 @@ test('nothing on PATH by that name: install it', async () => {
   assert.equal(verdict.fix, 'pip install buildg-dap');
 });
 
+test('an absolute path that is not there', async () => {
+  const verdict = await checkAdapter({ command: path.join(dir, 'nowhere', 'buildg-dap'), python: '' });
+  assert.equal(verdict.problem, 'missing');
+  assert.match(verdict.message ?? '', /buildg-dap was not found: \/.*\/nowhere\/buildg-dap does not exist\./);
+});
+
 test('a Python without the module: install it for that interpreter', async () => {
   const python = script('python', 'echo "$0: No module named buildg_dap" >&2; exit 1');
   const verdict = await checkAdapter({ command: 'buildg-dap', python });
