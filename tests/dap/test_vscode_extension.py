@@ -160,5 +160,5 @@ def test_vs_code_debugs_the_seed_dockerfile(
         BUILDG_DAP_ADAPTER_COMMAND=str(Path(sys.executable).parent / "buildg-dap"),
     )
     _run_node("out/test/ui/", env, timeout=1200)
-    for shot in ("paused", "variables", "console", "ended", "building", "build-log"):
+    for shot in ("paused", "variables", "console", "terminal", "ended", "building", "build-log"):
         assert any(ARTIFACTS.glob(f"*-{shot}.png")), f"no {shot} screenshot in {ARTIFACTS}"

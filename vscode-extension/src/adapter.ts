@@ -34,6 +34,16 @@ export function adapterCommand(settings: AdapterSettings): CommandLine {
   return commandLine(settings, 'dap');
 }
 
+/** "Build Dockerfile": a plain `buildg-dap build` of a Dockerfile, its folder the context. */
+export function buildCommand(settings: AdapterSettings, dockerfile: string, builder: string): CommandLine {
+  const args = ['build', '-f', dockerfile];
+  if (builder) {
+    args.push('--addr', builder);
+  }
+  args.push(path.dirname(dockerfile));
+  return commandLine(settings, ...args);
+}
+
 export function display(line: CommandLine): string {
   return [line.command, ...line.args].map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replaceAll("'", "'\\''")}'`)).join(' ');
 }

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 
 import type { AdapterSettings, ProtocolMessage } from './adapter';
-import { adapterCommand, commandLine, display, startAdapter } from './adapter';
+import { adapterCommand, buildCommand, display, startAdapter } from './adapter';
 import type { Host } from './configuration';
 import { DEFAULT_NAME, DockerfileConfigurationProvider } from './configuration';
 import { DEBUG_TYPE } from './dockerfile';
@@ -79,7 +79,7 @@ class Extension implements Host {
   refuse(message: string): void {
     void vscode.window.showErrorMessage(message, 'Open launch.json').then((choice) => {
       if (choice) {
-        void vscode.commands.executeCommand('debug.addConfiguration');
+        void vscode.commands.executeCommand('workbench.action.debug.configure');
       }
     });
   }
@@ -174,12 +174,7 @@ class Extension implements Host {
     if (!(await this.adapterReady(folder?.uri.fsPath ?? path.dirname(file.fsPath)))) {
       return;
     }
-    const args = ['build', '-f', file.fsPath];
-    if (current.builder) {
-      args.push('--addr', current.builder);
-    }
-    args.push(path.dirname(file.fsPath));
-    const line = commandLine(current, ...args);
+    const line = buildCommand(current, file.fsPath, current.builder);
     const name = `Build ${vscode.workspace.asRelativePath(file)}`;
     const task = new vscode.Task(
       { type: DEBUG_TYPE, dockerfile: file.fsPath }, folder ?? vscode.TaskScope.Workspace, name, DEBUG_TYPE,

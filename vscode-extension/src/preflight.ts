@@ -39,7 +39,7 @@ function run(line: CommandLine, cwd: string | undefined, timeout: number): Promi
 export async function checkAdapter(settings: AdapterSettings, cwd?: string, timeout = 60_000): Promise<Verdict> {
   const line = adapterCommand(settings);
   const python = settings.python.trim();
-  const where = python ? `the Python interpreter ${python}` : `\`${line.command}\``;
+  const where = python ? `the Python interpreter ${python}` : `"${line.command}"`;
   const install = python ? `${python} -m pip install buildg-dap` : 'pip install buildg-dap';
   const upgrade = python ? `${python} -m pip install -U buildg-dap` : 'pip install -U buildg-dap';
   const result = await run(line, cwd, timeout);
@@ -49,22 +49,22 @@ export async function checkAdapter(settings: AdapterSettings, cwd?: string, time
       ? `The Python interpreter ${python} (setting buildgDap.adapter.python) was not found.`
       : line.command.includes('/')
         ? `buildg-dap was not found: ${line.command} does not exist.`
-        : `buildg-dap was not found: there is no \`${line.command}\` on PATH.`;
+        : `buildg-dap was not found: there is no "${line.command}" on PATH.`;
     return {
       ok: false, problem: 'missing', fix: install,
-      message: `${what} Install it with \`${install}\`, or point the setting buildgDap.adapter.${python ? 'python' : 'command'} at it.`,
+      message: `${what} Install it with "${install}", or point the setting buildgDap.adapter.${python ? 'python' : 'command'} at it.`,
     };
   }
   if (python && /No module named buildg_dap/.test(result.stderr)) {
     return {
       ok: false, problem: 'missing', fix: install,
-      message: `buildg-dap is not installed for ${python}: run \`${install}\`.`,
+      message: `buildg-dap is not installed for ${python}: run "${install}".`,
     };
   }
   if (/invalid choice: 'dap'/.test(result.stderr)) {
     return {
       ok: false, problem: 'too-old', fix: upgrade,
-      message: `The buildg-dap of ${where} is too old: it has no Debug Adapter Protocol server (\`dap\`). Run \`${upgrade}\`.`,
+      message: `The buildg-dap of ${where} is too old: it has no Debug Adapter Protocol server ("dap"). Run "${upgrade}".`,
     };
   }
   if (result.code !== 0 || !/--listen/.test(result.stdout)) {
@@ -72,7 +72,7 @@ export async function checkAdapter(settings: AdapterSettings, cwd?: string, time
     const how = result.error?.killed ? `did not answer within ${timeout / 1000} s` : `failed (${said || `exit code ${result.code}`})`;
     return {
       ok: false, problem: 'broken', fix: upgrade,
-      message: `\`${display(line)} --help\` ${how}. Reinstall with \`${upgrade}\`.`,
+      message: `"${display(line)} --help" ${how}. Reinstall with "${upgrade}".`,
     };
   }
   return { ok: true };

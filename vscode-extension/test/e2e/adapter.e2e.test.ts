@@ -4,6 +4,7 @@
 // prepares the builder, a registry cache and the context, and passes them in.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -12,7 +13,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 
 import type { AdapterProcess, ProtocolMessage } from '../../src/adapter';
-import { FrameReader, frame, startAdapter } from '../../src/adapter';
+import { FrameReader, buildCommand, frame, startAdapter } from '../../src/adapter';
 import { DockerfileConfigurationProvider } from '../../src/configuration';
 import { checkAdapter } from '../../src/preflight';
 import type { JsonSchema } from '../../src/schema';
@@ -169,4 +170,18 @@ test('the adapter as the extension starts it: F5 config, gutter breakpoint, Vari
   assert.ok(!outputs.some((e) => e.body.category === 'important' && /exited with code|killed/.test(e.body.output)),
     JSON.stringify(outputs.filter((e) => e.body.category === 'important')));
   await dc.stop().catch(() => undefined);
+});
+
+test('"Build Dockerfile" builds the Dockerfile on the builder of the settings', { timeout: 300_000 }, async () => {
+  const line = buildCommand(SETTINGS, path.join(CONTEXT, 'Dockerfile'), BUILDER);
+  const output = await new Promise<string>((resolve, reject) => {
+    execFile(line.command, line.args, { cwd: CONTEXT, timeout: 240_000 }, (error, stdout, stderr) => {
+      if (error) {
+        reject(new Error(`${line.command} ${line.args.join(' ')}: ${error.message}\n${stdout}\n${stderr}`));
+      } else {
+        resolve(stdout + stderr);
+      }
+    });
+  });
+  assert.match(output, /RUN cat \/hello \/hi/);
 });

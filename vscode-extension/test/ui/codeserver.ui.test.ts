@@ -59,6 +59,8 @@ function writeSettings(adapter: string): void {
     'extensions.autoCheckUpdates': false,
     'extensions.autoUpdate': false,
     'editor.minimap.enabled': false,
+    // The DOM renderer: the terminal's text is then in the page for the test to read.
+    'terminal.integrated.gpuAcceleration': 'off',
   }, null, 2));
   // The extension's settings are per machine: in code-server, the server's own settings
   // (VS Code's "Remote" settings), as for any remote window.
@@ -242,6 +244,25 @@ async function debugTheSeed(page: Page, url: string): Promise<void> {
   }, STOP_WAIT, 'the output of exec cat /hi in the Debug Console');
   assert.equal(lines[lines.lastIndexOf('exec cat /hi') + 1], 'hi', lines.join('\n'));
   await shot(page, 'console');
+
+  // `exec` alone: an interactive shell in the integrated terminal (the adapter's
+  // runInTerminal request, through the extension to VS Code and back).
+  await input.focus();
+  await page.keyboard.type('exec');
+  await page.keyboard.press('Enter');
+  const terminal = page.locator('.terminal-wrapper.active .xterm-rows');
+  // The container's busybox shell, not the terminal's own shell that runs the attach command.
+  await until(async () => (/BusyBox[\s\S]*\/ #\s*$/.test(await terminal.innerText().catch(() => '')) ? true : undefined),
+    STOP_WAIT, "the step container's shell prompt in the terminal");
+  // (VS Code's widget layer lies over the text; the click is for the terminal below it.)
+  await page.locator('.terminal-wrapper.active .xterm-screen').click({ force: true });
+  await page.keyboard.type('cat /hi');
+  await page.keyboard.press('Enter');
+  await until(async () => (/cat \/hi\s*\n\s*hi\s*\n/.test(await terminal.innerText()) ? true : undefined),
+    UI_WAIT, '"hi" in the terminal');
+  await shot(page, 'terminal');
+  await page.keyboard.type('exit');
+  await page.keyboard.press('Enter');
 
   // Continue to the end of the build: the session ends.
   await page.locator('.debug-toolbar .codicon-debug-continue').click();

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 
 import type { ProtocolMessage } from '../../src/adapter';
-import { AdapterProcess, FrameReader, adapterCommand, commandLine, display, frame } from '../../src/adapter';
+import { AdapterProcess, FrameReader, adapterCommand, buildCommand, commandLine, display, frame } from '../../src/adapter';
 import { describeStep, isDockerfile } from '../../src/dockerfile';
 
 test('the adapter command: buildg-dap dap from PATH by default, or PYTHON -m buildg_dap dap', () => {
@@ -22,6 +22,13 @@ test('the adapter command: buildg-dap dap from PATH by default, or PYTHON -m bui
     { command: 'b', args: ['build', '-f', 'D', '.'] });
   assert.equal(display({ command: '/my venv/python', args: ['-m', 'buildg_dap', 'dap'] }),
     "'/my venv/python' -m buildg_dap dap");
+});
+
+test('"Build Dockerfile" runs buildg-dap build with the Dockerfile\'s folder as the context', () => {
+  assert.deepEqual(buildCommand({ command: 'buildg-dap', python: '' }, '/ws/app/Dockerfile', ''),
+    { command: 'buildg-dap', args: ['build', '-f', '/ws/app/Dockerfile', '/ws/app'] });
+  assert.deepEqual(buildCommand({ command: '', python: '/v/bin/python' }, '/ws/api.Dockerfile', 'tcp://b:1234'),
+    { command: '/v/bin/python', args: ['-m', 'buildg_dap', 'build', '-f', '/ws/api.Dockerfile', '--addr', 'tcp://b:1234', '/ws'] });
 });
 
 test('Dockerfiles by language or by name', () => {

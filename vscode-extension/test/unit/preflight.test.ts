@@ -25,7 +25,7 @@ test('a buildg-dap with a dap command is fine', async () => {
 test('nothing on PATH by that name: install it', async () => {
   const verdict = await checkAdapter({ command: 'buildg-dap-that-is-not-there', python: '' });
   assert.equal(verdict.problem, 'missing');
-  assert.match(verdict.message ?? '', /no `buildg-dap-that-is-not-there` on PATH/);
+  assert.match(verdict.message ?? '', /no "buildg-dap-that-is-not-there" on PATH/);
   assert.equal(verdict.fix, 'pip install buildg-dap');
 });
 
@@ -40,7 +40,7 @@ test('a Python without the module: install it for that interpreter', async () =>
   const verdict = await checkAdapter({ command: 'buildg-dap', python });
   assert.equal(verdict.problem, 'missing');
   assert.equal(verdict.fix, `${python} -m pip install buildg-dap`);
-  assert.match(verdict.message ?? '', /not installed for .*python: run `.*python -m pip install buildg-dap`/);
+  assert.match(verdict.message ?? '', /not installed for .*python: run ".*python -m pip install buildg-dap"/);
 });
 
 test('a buildg-dap without the dap command is too old: upgrade it', async () => {
