@@ -13,9 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from buildg_dap.dap.launch import BuilderTLS, LaunchArguments
+from tests.dap.dapclient import dap_session, launch
 from tests.integration.cliutil import write_context
 from tests.lab import Buildkitd, Registry, buildctl_build
 from tests.lab.service import clean_env
@@ -162,3 +164,25 @@ def test_vs_code_debugs_the_seed_dockerfile(
     _run_node("out/test/ui/", env, timeout=1200)
     for shot in ("paused", "variables", "console", "terminal", "ended", "building", "build-log"):
         assert any(ARTIFACTS.glob(f"*-{shot}.png")), f"no {shot} screenshot in {ARTIFACTS}"
+
+
+def test_a_workspace_opened_through_a_symlink_stops_at_its_breakpoints(
+    tmp_path: Path, builder_a: Buildkitd
+) -> None:
+    # Editors keep the path a folder was opened by; the adapter resolves symlinks.
+    real = write_context(tmp_path / "real", SEED.read_text())
+    link = tmp_path / "link"
+    link.symlink_to(real)
+
+    async def main() -> None:
+        async with dap_session(cwd=link) as client:
+            answer = await launch(
+                client, {"contextPath": str(link), "builder": builder_a.address}, [5]
+            )
+            breakpoints = answer["breakpoints"]
+            assert [(b["verified"], b["line"]) for b in breakpoints] == [(True, 5)], breakpoints
+            stop = await client.stopped(within=180)
+            assert stop["reason"] == "breakpoint"
+            assert (await client.top_frame())["line"] == 5
+
+    anyio.run(main)

@@ -157,7 +157,9 @@ class RequestsMixin:
         engines = session.engines()
         source = self.relay.source
         wanted = self.cwd / parsed.source.path if parsed.source.path else None
-        if wanted is not None and wanted != engines[0].request.dockerfile:
+        # The editor names the file by the path it opened (a symlinked folder stays as it
+        # is); the build's Dockerfile path has its symlinks resolved.
+        if wanted is not None and wanted.resolve() != engines[0].request.dockerfile.resolve():
             message = f"{wanted.name} is not the Dockerfile being debugged"
             body = [p.Breakpoint(verified=False, line=s.line, message=message) for s in specs]
         else:
