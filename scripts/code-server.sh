@@ -37,10 +37,13 @@ if [ -x "$DEST/node_modules/.bin/code-server" ] && [ "$(cat "$DEST/.installed" 2
   exit 0
 fi
 
-echo "code-server: installing $VERSION into $DEST (a few minutes)" >&2
+echo "code-server: installing $VERSION into $DEST (about a minute)" >&2
 rm -rf "$DEST"
 mkdir -p "$DEST"
 cp "$LOCK_DIR/package.json" "$LOCK_DIR/package-lock.json" "$DEST/"
+# The nested installs are chatty: their output goes to a log, shown if a step fails.
+LOG="$DEST/install.log"
+trap 'status=$?; if [ $status -ne 0 ]; then echo "code-server: install failed; the end of $LOG:" >&2; tail -n 40 "$LOG" >&2; fi' EXIT
 
 # 1. The ripgrep archive @vscode/ripgrep would download, made from Debian's rg.
 rg_cache="${TMPDIR:-/tmp}/vscode-ripgrep-cache-1.15.11"
@@ -55,7 +58,7 @@ if [ ! -s "$rg_archive" ]; then
 fi
 
 # 2. code-server itself, no scripts yet.
-(cd "$DEST" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+(cd "$DEST" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >>"$LOG" 2>&1
 
 # 3. Allow the install scripts of VS Code's native modules in its nested installs.
 CS="$DEST/node_modules/code-server"
@@ -73,13 +76,13 @@ done
 (
   cd "$CS"
   npm_config_yes=true npm_config_user_agent="npm/11 node/$(node --version)" \
-    npm_config_unsafe_perm=true npm_config_nodedir=/usr sh ./postinstall.sh >&2
-)
+    npm_config_unsafe_perm=true npm_config_nodedir=/usr sh ./postinstall.sh
+) >>"$LOG" 2>&1
 
 # 5. argon2, code-server's password hashing (allowed in package.json's allowScripts).
-(cd "$DEST" && npm_config_nodedir=/usr npm rebuild argon2 --loglevel=error >&2)
+(cd "$DEST" && npm_config_nodedir=/usr npm rebuild argon2 --loglevel=error) >>"$LOG" 2>&1
 
 # (Its own config file goes beside it, not into the user's ~/.config.)
-XDG_CONFIG_HOME="$DEST/.config" "$DEST/node_modules/.bin/code-server" --version >/dev/null
+XDG_CONFIG_HOME="$DEST/.config" "$DEST/node_modules/.bin/code-server" --version >>"$LOG" 2>&1
 echo "$want" > "$DEST/.installed"
 echo "$DEST"
