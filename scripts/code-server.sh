@@ -16,7 +16,7 @@ set -euo pipefail
 VERSION=4.100.3
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOCK_DIR="$ROOT/scripts/code-server"
-DEST=${BUILDG_DAP_CODE_SERVER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/buildg-dap/code-server-$VERSION}
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/buildg-dap
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
@@ -31,19 +31,28 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# One install per version of this recipe, so that checkouts of different versions
+# sharing the cache never remove an install another one is using.
 want=$(cat "$0" "$LOCK_DIR/package.json" "$LOCK_DIR/package-lock.json" | sha256sum | cut -c1-16)
-if [ -x "$DEST/node_modules/.bin/code-server" ] && [ "$(cat "$DEST/.installed" 2>/dev/null)" = "$want" ]; then
+DEST=${BUILDG_DAP_CODE_SERVER_DIR:-$CACHE/code-server-$VERSION-$want}
+ready() {
+  [ -x "$DEST/node_modules/.bin/code-server" ] && [ "$(cat "$DEST/.installed" 2>/dev/null)" = "$want" ]
+}
+if ready; then
   echo "$DEST"
   exit 0
 fi
 
 echo "code-server: installing $VERSION into $DEST (about a minute)" >&2
-rm -rf "$DEST"
-mkdir -p "$DEST"
-cp "$LOCK_DIR/package.json" "$LOCK_DIR/package-lock.json" "$DEST/"
+# Built aside and moved into place when complete: a run that stops half-way, or one
+# running beside this one, never sees a half-made install.
+WORK="$DEST.partial-$$"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cp "$LOCK_DIR/package.json" "$LOCK_DIR/package-lock.json" "$WORK/"
 # The nested installs are chatty: their output goes to a log, shown if a step fails.
-LOG="$DEST/install.log"
-trap 'status=$?; if [ $status -ne 0 ]; then echo "code-server: install failed; the end of $LOG:" >&2; tail -n 40 "$LOG" >&2; fi' EXIT
+LOG="$WORK/install.log"
+trap 'status=$?; if [ $status -ne 0 ]; then echo "code-server: install failed; the end of $LOG:" >&2; tail -n 40 "$LOG" >&2; rm -rf "$WORK"; fi' EXIT
 
 # 1. The ripgrep archive @vscode/ripgrep would download, made from Debian's rg.
 rg_cache="${TMPDIR:-/tmp}/vscode-ripgrep-cache-1.15.11"
@@ -58,10 +67,10 @@ if [ ! -s "$rg_archive" ]; then
 fi
 
 # 2. code-server itself, no scripts yet.
-(cd "$DEST" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >>"$LOG" 2>&1
+(cd "$WORK" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >>"$LOG" 2>&1
 
 # 3. Allow the install scripts of VS Code's native modules in its nested installs.
-CS="$DEST/node_modules/code-server"
+CS="$WORK/node_modules/code-server"
 for manifest in "$CS/lib/vscode/package.json" "$CS/lib/vscode/extensions/package.json"; do
   node -e '
     const fs = require("fs");
@@ -80,9 +89,20 @@ done
 ) >>"$LOG" 2>&1
 
 # 5. argon2, code-server's password hashing (allowed in package.json's allowScripts).
-(cd "$DEST" && npm_config_nodedir=/usr npm rebuild argon2 --loglevel=error) >>"$LOG" 2>&1
+(cd "$WORK" && npm_config_nodedir=/usr npm rebuild argon2 --loglevel=error) >>"$LOG" 2>&1
 
 # (Its own config file goes beside it, not into the user's ~/.config.)
-XDG_CONFIG_HOME="$DEST/.config" "$DEST/node_modules/.bin/code-server" --version >>"$LOG" 2>&1
-echo "$want" > "$DEST/.installed"
+XDG_CONFIG_HOME="$WORK/.config" "$WORK/node_modules/.bin/code-server" --version >>"$LOG" 2>&1
+echo "$want" > "$WORK/.installed"
+if ready; then
+  rm -rf "$WORK" # another run finished the same install first
+else
+  rm -rf "$DEST"
+  mv "$WORK" "$DEST"
+fi
+# Installs of other versions of this recipe (about 1 GB each) go once a day old.
+if [ -z "${BUILDG_DAP_CODE_SERVER_DIR:-}" ]; then
+  find "$CACHE" -mindepth 1 -maxdepth 1 -name "code-server-*" ! -name "$(basename "$DEST")" \
+    -mmin +1440 -exec rm -rf {} +
+fi
 echo "$DEST"
