@@ -223,6 +223,9 @@ async def test_a_scripted_session(workspace: Path) -> None:
             assert capabilities["supportsConfigurationDoneRequest"] is True
             assert capabilities["supportsStepBack"] is True
             assert capabilities["supportsConditionalBreakpoints"] is True
+            again = await client.request("initialize", {"adapterID": "test"})
+            assert not again["success"]
+            assert again["message"] == "initialize: this connection is initialized already"
             assert [f["filter"] for f in capabilities["exceptionBreakpointFilters"]] == ["on-fail"]
 
             response = await client.request("frobnicate", {})

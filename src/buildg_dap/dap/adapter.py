@@ -105,6 +105,9 @@ class Adapter(RequestsMixin):
         if not self.initialized and command != "initialize":
             await self.channel.fail(request, f"{command}: send initialize first")
             return False
+        if self.initialized and command == "initialize":
+            await self.channel.fail(request, "initialize: this connection is initialized already")
+            return False
         if command in self.BACKGROUND:
             assert self._tg is not None
             self._tg.start_soon(self._guarded, handler, request, arguments)
