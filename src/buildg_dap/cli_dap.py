@@ -42,7 +42,7 @@ class _Trace:
 
 async def _serve(ns: argparse.Namespace, log: TextIO | None) -> None:
     from buildg_dap.dap.adapter import Adapter
-    from buildg_dap.dap.wire import serve_tcp, stdio_transport
+    from buildg_dap.dap.transport import serve_tcp, stdio_transport
 
     trace = _Trace(log) if log is not None else None
     cwd = Path.cwd()

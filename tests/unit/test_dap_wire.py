@@ -18,13 +18,13 @@ from anyio.abc import ByteReceiveStream, ByteSendStream
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from buildg_dap.dap.transport import serve_tcp
 from buildg_dap.dap.wire import (
     MAX_HEADER_LINE,
     MAX_HEADER_SECTION,
     FramingError,
     MessageReader,
     MessageWriter,
-    serve_tcp,
     wrap_stream,
 )
 
@@ -583,7 +583,7 @@ async def test_serve_tcp_serves_connections_concurrently() -> None:
 STDIO_ECHO = textwrap.dedent(
     """
     import anyio, os, sys
-    from buildg_dap.dap.wire import stdio_transport
+    from buildg_dap.dap.transport import stdio_transport
 
     async def main():
         async with stdio_transport() as (reader, writer):

@@ -2,19 +2,15 @@
 
 The framing is a few lines of parsing, and no maintained Python library offers it on
 its own (debugpy's comes with its debugger), so it is written here on anyio byte
-streams: :class:`MessageReader` and :class:`MessageWriter`, plus helpers that open the
-two transports a client uses, the process's stdin/stdout and TCP.
+streams: :class:`MessageReader` and :class:`MessageWriter`. ``transport`` opens the
+byte streams a client uses (stdin/stdout, TCP).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import select
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.to_thread
@@ -22,12 +18,7 @@ from anyio.abc import (
     ByteReceiveStream,
     ByteSendStream,
     ByteStream,
-    Listener,
-    SocketAttribute,
-    SocketListener,
-    SocketStream,
 )
-from anyio.streams.stapled import MultiListener
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -38,9 +29,6 @@ __all__ = [
     "MessageReader",
     "MessageWriter",
     "Trace",
-    "serve_tcp",
-    "stdio_transport",
-    "tcp_listener",
     "wrap_stream",
 ]
 
@@ -53,7 +41,7 @@ Trace = Callable[[str, dict[str, object]], None]
 
 Handler = Callable[["MessageReader", "MessageWriter"], Awaitable[None]]
 
-_CHUNK = 64 * 1024
+READ_CHUNK = 64 * 1024
 _LENGTH_DIGITS = re.compile(r"[0-9]+")
 # Enough for any request's seq, which real clients put first; scanning a whole
 # 64 MiB body in Python would stall the server on every malformed message.
@@ -141,7 +129,7 @@ class MessageReader:
         if self._at_eof:
             return False
         try:
-            chunk = await self._stream.receive(_CHUNK)
+            chunk = await self._stream.receive(READ_CHUNK)
         except anyio.EndOfStream:
             chunk = b""
         # An empty chunk breaks the ByteReceiveStream contract; taking it as the end
@@ -332,181 +320,3 @@ def _find_seq(body: bytes) -> int | None:
 def _excerpt(text: str | bytes) -> str:
     shown = repr(text)
     return shown if len(shown) <= 60 else shown[:57] + "..."
-
-
-# stdio -------------------------------------------------------------------------------
-#
-# anyio.wait_readable/wait_writable (anyio >= 4.7) wait on a file descriptor in the
-# event loop, so a read of stdin can be cancelled, unlike a blocking os.read in a worker
-# thread. The descriptors stay blocking (O_NONBLOCK would be shared with every other
-# process on the same pipe or terminal): a read after readiness returns at once, and a
-# write of at most PIPE_BUF bytes after readiness fits the pipe. Regular files and
-# /dev/null cannot be waited on (epoll refuses them, PermissionError); their reads and
-# writes never wait for a peer, so they run in a worker thread.
-
-
-class _FdReceiveStream(ByteReceiveStream):
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._pollable = True
-        self._closed = False
-
-    async def receive(self, max_bytes: int = _CHUNK) -> bytes:
-        if self._closed:
-            raise anyio.ClosedResourceError
-        while True:
-            if self._pollable:
-                try:
-                    await anyio.wait_readable(self._fd)
-                except PermissionError:
-                    self._pollable = False
-                    continue
-                try:
-                    data = os.read(self._fd, max_bytes)
-                except BlockingIOError:
-                    # Someone else set O_NONBLOCK and the data was taken first.
-                    continue
-            else:
-                data = await anyio.to_thread.run_sync(os.read, self._fd, max_bytes)
-            if not data:
-                raise anyio.EndOfStream
-            return data
-
-    async def aclose(self) -> None:
-        self._closed = True
-
-
-class _FdSendStream(ByteSendStream):
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._pollable = True
-        self._closed = False
-
-    async def send(self, item: bytes) -> None:
-        if self._closed:
-            raise anyio.ClosedResourceError
-        view = memoryview(item)
-        try:
-            while view:
-                if self._pollable:
-                    try:
-                        await anyio.wait_writable(self._fd)
-                    except PermissionError:
-                        self._pollable = False
-                        continue
-                    try:
-                        written = os.write(self._fd, view[: select.PIPE_BUF])
-                    except BlockingIOError:
-                        continue
-                else:
-                    written = await anyio.to_thread.run_sync(os.write, self._fd, view)
-                view = view[written:]
-        except BrokenPipeError as error:
-            raise anyio.BrokenResourceError("the reader of stdout is gone") from error
-
-    async def aclose(self) -> None:
-        self._closed = True
-
-
-@asynccontextmanager
-async def stdio_transport(
-    *, max_body: int = DEFAULT_MAX_BODY, trace: Trace | None = None
-) -> AsyncIterator[tuple[MessageReader, MessageWriter]]:
-    """Messages over the process's stdin and stdout.
-
-    While the context is open, descriptors 0 and 1 are moved to private descriptors and
-    replaced by /dev/null and stderr, so a stray print or a child process's output or
-    input cannot corrupt the message stream; they are put back on exit.
-    """
-    if sys.stdout is not None:
-        sys.stdout.flush()
-    in_fd = os.dup(0)
-    out_fd = os.dup(1)
-    null = os.open(os.devnull, os.O_RDONLY)
-    try:
-        os.dup2(null, 0)
-        os.dup2(2, 1)
-    finally:
-        os.close(null)
-    receive, send = _FdReceiveStream(in_fd), _FdSendStream(out_fd)
-    try:
-        yield (
-            MessageReader(receive, max_body=max_body, trace=trace),
-            MessageWriter(send, trace=trace),
-        )
-    finally:
-        await receive.aclose()
-        await send.aclose()
-        if sys.stdout is not None:
-            sys.stdout.flush()
-        os.dup2(in_fd, 0)
-        os.dup2(out_fd, 1)
-        os.close(in_fd)
-        os.close(out_fd)
-
-
-# TCP ---------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def tcp_listener(
-    host: str = "127.0.0.1", port: int = 0
-) -> AsyncIterator[tuple[MultiListener[SocketStream], int]]:
-    """A listener on host:port and the port it is bound to (port 0: one the system
-    picks). :func:`wrap_stream` turns each accepted connection into messages."""
-    listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
-    async with listener:
-        yield listener, listener.extra(SocketAttribute.local_port)
-
-
-async def serve_tcp(
-    host: str,
-    port: int,
-    handle: Handler,
-    *,
-    ready: Callable[[int], None] | None = None,
-    once: bool = False,
-    max_body: int = DEFAULT_MAX_BODY,
-    trace: Trace | None = None,
-) -> None:
-    """Listens on host:port and runs ``handle`` with each connection's reader and
-    writer, concurrently; the connection is closed when ``handle`` returns.
-
-    ``ready`` gets the bound port once connections are accepted. With ``once``, the
-    listener closes after the first connection and this returns when its ``handle``
-    does. An exception from a ``handle`` ends the server.
-    """
-
-    async def run(stream: SocketStream) -> None:
-        async with stream:
-            await handle(*wrap_stream(stream, max_body=max_body, trace=trace))
-
-    async with tcp_listener(host, port) as (listener, bound):
-        if ready is not None:
-            ready(bound)
-        if not once:
-            await listener.serve(run)
-            return
-        stream = await _accept_one(listener)
-    await run(stream)
-
-
-async def _accept_one(listener: MultiListener[SocketStream]) -> SocketStream:
-    """The first connection on any of the listener's sockets (one per address family
-    when host names several)."""
-    accepted: list[SocketStream] = []
-    async with anyio.create_task_group() as group:
-
-        async def accept(sub: Listener[SocketStream]) -> None:
-            assert isinstance(sub, SocketListener)
-            stream = await sub.accept()
-            if accepted:
-                # Another socket won the race in the same loop iteration.
-                await stream.aclose()
-                return
-            accepted.append(stream)
-            group.cancel_scope.cancel()
-
-        for sub in listener.listeners:
-            group.start_soon(accept, sub)
-    return accepted[0]
