@@ -238,19 +238,23 @@ async def _await_ready(builder: EmbeddedBuilder, pid: int) -> None:
         )
 
 
+def _lock_file(builder: EmbeddedBuilder, name: str) -> IO[str]:
+    builder.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return (builder.runtime_dir / name).open("w")
+
+
 @contextmanager
 def _locked(builder: EmbeddedBuilder, name: str, mode: int) -> Iterator[IO[str]]:
-    """An open lock file under the runtime dir, flock'ed with ``mode``."""
-    builder.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with (builder.runtime_dir / name).open("w") as lock:
+    """An open lock file under the runtime dir, flock'ed with ``mode`` (non-blocking
+    modes only: this runs on the event loop)."""
+    with _lock_file(builder, name) as lock:
         fcntl.flock(lock.fileno(), mode)
         yield lock
 
 
 async def _lock(builder: EmbeddedBuilder, name: str, mode: int) -> IO[str]:
     """Like ``_locked``, waiting in a worker thread; the caller closes the file."""
-    builder.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = (builder.runtime_dir / name).open("w")
+    lock = _lock_file(builder, name)
     try:
         await anyio.to_thread.run_sync(fcntl.flock, lock.fileno(), mode)
     except BaseException:
