@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import stat
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
@@ -233,3 +234,19 @@ def address_from_env(flag: str | None) -> Address | None:
     """The builder named by ``--addr`` or ``BUILDKIT_HOST``; None means the embedded one."""
     text = flag or os.environ.get("BUILDKIT_HOST", "")
     return Address.parse(text) if text else None
+
+
+def check_unix_socket(path: str, name: str, *, missing: str, who: str, really: str) -> None:
+    """Fail with the real reason before a dial turns it into a vague error. ``name``
+    says whose socket it is, ``missing`` what to do when it is absent, ``who`` who may
+    open it, ``really`` whose address it should have been."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise BuilderError(f"{name} socket {path} does not exist: {missing}") from None
+    except PermissionError:
+        raise BuilderError(f"permission denied reaching {name} socket {path}: {who}") from None
+    if not stat.S_ISSOCK(info.st_mode):
+        raise BuilderError(f"{path} is not a socket: is it really {really}?")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise BuilderError(f"permission denied on {name} socket {path}: {who}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from buildg_dap.buildkit.address import (
     BuilderError,
     TLSConfig,
     address_from_env,
+    check_unix_socket,
 )
 
 # Client-side builds with result return, NewContainer and cache imports on gateway solves.
@@ -32,25 +31,12 @@ _CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
 
 
 def _check_socket(path: str) -> None:
-    """Fail with the real reason before gRPC turns it into a vague UNAVAILABLE."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise BuilderError(
-            f"buildkitd socket {path} does not exist: is buildkitd running? "
-            "(start one, or leave --addr unset to use the embedded builder)"
-        ) from None
-    except PermissionError:
-        raise BuilderError(
-            f"permission denied reaching buildkitd socket {path}: "
-            "run as a user that can open it"
-        ) from None
-    if not stat.S_ISSOCK(info.st_mode):
-        raise BuilderError(f"{path} is not a socket: is it really buildkitd's address?")
-    if not os.access(path, os.R_OK | os.W_OK):
-        raise BuilderError(
-            f"permission denied on buildkitd socket {path}: run as a user that can open it"
-        )
+    check_unix_socket(
+        path, "buildkitd",
+        missing="is buildkitd running? "
+        "(start one, or leave --addr unset to use the embedded builder)",
+        who="run as a user that can open it", really="buildkitd's address",
+    )  # fmt: skip
 
 
 def _credentials(tls: TLSConfig) -> grpc.ChannelCredentials:

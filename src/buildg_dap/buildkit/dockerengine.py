@@ -7,41 +7,25 @@ driver does); ``GET /version`` says which engine it is.
 
 from __future__ import annotations
 
-import os
-import stat
 from typing import Any
 
 import anyio
 import httpx
 from anyio.abc import ByteReceiveStream
 
-from buildg_dap.buildkit.address import BuilderError
+from buildg_dap.buildkit.address import BuilderError, check_unix_socket
 from buildg_dap.buildkit.relay import Dial, Link, LinkFailed
 
 _HEADER_LIMIT = 64 * 1024
 
 
 def check_socket(path: str) -> None:
-    """Fail with the real reason before a dial turns it into a vague error."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise BuilderError(
-            f"Docker Engine socket {path} does not exist: is dockerd running? "
-            "(docker-engine:///path names another socket)"
-        ) from None
-    except PermissionError:
-        raise BuilderError(
-            f"permission denied reaching Docker Engine socket {path}: run as root or as "
-            "a user in the docker group"
-        ) from None
-    if not stat.S_ISSOCK(info.st_mode):
-        raise BuilderError(f"{path} is not a socket: is it really Docker Engine's?")
-    if not os.access(path, os.R_OK | os.W_OK):
-        raise BuilderError(
-            f"permission denied on Docker Engine socket {path}: run as root or as a user "
-            "in the docker group"
-        )
+    check_unix_socket(
+        path, "Docker Engine",
+        missing="is dockerd running? (docker-engine:///path names another socket)",
+        who="run as root or as a user in the docker group",
+        really="Docker Engine's",
+    )  # fmt: skip
 
 
 class _Prefixed(ByteReceiveStream):
