@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from tests.dap.dapclient import DapClient, DapError, dap_session, launch
+from tests.dockerfiles import TWO_STAGES
 from tests.integration.cliutil import write_context
 from tests.lab import Buildkitd
 
@@ -31,17 +32,6 @@ FROM busybox
 RUN echo partial > /partial && exit 3
 RUN echo never
 """
-
-TWO_STAGES = """\
-FROM busybox AS base
-RUN echo one > /one
-
-FROM busybox
-RUN echo two > /two
-COPY --from=base /one /one
-RUN cat /one /two
-"""
-
 
 def run(
     builder: Buildkitd, context: Path, lines: list[int],

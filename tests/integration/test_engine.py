@@ -20,19 +20,10 @@ from buildg_dap.debugger.events import (
     StepCompleted,
     Stopped,
 )
+from tests.dockerfiles import TWO_STAGES
 from tests.integration.cliutil import write_context
 from tests.integration.engineutil import open_engine, request_for
 from tests.lab import Buildkitd
-
-TWO_STAGES = """\
-FROM busybox AS base
-RUN echo one > /one
-
-FROM busybox
-RUN echo two > /two
-COPY --from=base /one /one
-RUN cat /one /two
-"""
 
 
 @pytest.fixture(scope="module")
