@@ -13,12 +13,11 @@ import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from buildg_dap.buildkit.session.fswalk import GO_DIR, GO_SYMLINK
 from buildg_dap.debugger.commands import COMMANDS, UsageError, help_text, lookup
 from buildg_dap.debugger.engine import Engine
 from buildg_dap.debugger.errors import EngineError
 from buildg_dap.debugger.execution import ExecRequest, run_exec
-from buildg_dap.debugger.inspect import Files, describe
+from buildg_dap.debugger.inspect import Files, describe, ls_line
 from buildg_dap.debugger.process import ProcessIO
 from buildg_dap.debugger.program import Step
 from buildg_dap.debugger.stepconfig import step_config
@@ -40,13 +39,6 @@ class ConsoleError(Exception):
 class Answer:
     result: str
     variables_reference: int = 0
-
-
-def _ls_line(mode: int, size: int, path: str, linkname: str) -> str:
-    kind = "d" if mode & GO_DIR else "l" if mode & GO_SYMLINK else "-"
-    perm = "".join(flag if mode & (1 << (8 - i)) else "-" for i, flag in enumerate("rwxrwxrwx"))
-    arrow = f" -> {linkname}" if linkname else ""
-    return f"{kind}{perm} {size:>10} {path}{arrow}"
 
 
 class Console:
@@ -151,13 +143,13 @@ class Console:
 
     async def _dir(self, ns: argparse.Namespace) -> Answer:
         entries = await self.files.list(ns.path)
-        return Answer("\n".join(_ls_line(e.mode, e.size, e.path, e.linkname) for e in entries))
+        return Answer("\n".join(ls_line(e.mode, e.size, e.path, e.linkname) for e in entries))
 
     async def _stat(self, ns: argparse.Namespace) -> Answer:
         path = ns.path
         st = await self.files.stat(path)
         return Answer(
-            _ls_line(st.mode, st.size, st.path or path, st.linkname)
+            ls_line(st.mode, st.size, st.path or path, st.linkname)
             + f"\nuid={st.uid} gid={st.gid} mtime_ns={st.modTime}"
         )
 

@@ -9,7 +9,6 @@ are unique across threads and a request finds its thread from them.
 
 from __future__ import annotations
 
-import stat as statmod
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from buildg_dap.debugger.changes import Change, step_changes
 from buildg_dap.debugger.engine import Engine
 from buildg_dap.debugger.errors import EngineError
 from buildg_dap.debugger.events import Stop
-from buildg_dap.debugger.inspect import Files, describe
+from buildg_dap.debugger.inspect import Files, describe, mode_string
 from buildg_dap.debugger.program import Step
 from buildg_dap.debugger.stepconfig import step_config
 
@@ -61,11 +60,6 @@ def step_name(engine: Engine, step: Step) -> str:
 
 def _leaf(name: str, value: str, kind: str = "property") -> Variable:
     return Variable(name=name, value=value, variablesReference=0, type=kind)
-
-
-def _mode_text(mode: int) -> str:
-    kind = "d" if mode & GO_DIR else "l" if mode & GO_SYMLINK else "-"
-    return kind + statmod.filemode(mode & 0o777)[1:]
 
 
 class Inspector:
@@ -253,11 +247,11 @@ class Inspector:
         if entry.mode & GO_DIR:
             return Variable(
                 name=entry.path + "/",
-                value=_mode_text(entry.mode),
+                value=mode_string(entry.mode),
                 variablesReference=self._ref(lambda: self._dir_vars(path)),
                 evaluateName=path,
             )
-        value = f"{_mode_text(entry.mode)} {entry.size} bytes"
+        value = f"{mode_string(entry.mode)} {entry.size} bytes"
         if entry.linkname:
             value += f" -> {entry.linkname}"
         elif entry.size <= _PREVIEW and entry.mode & GO_SYMLINK == 0:

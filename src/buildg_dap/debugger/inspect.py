@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from buildg_dap._proto.buildkit import gateway_pb2, ops_pb2
 from buildg_dap._proto.fsutil import types_pb2
 from buildg_dap.buildkit.gateway import Gateway
+from buildg_dap.buildkit.session.fswalk import GO_DIR, GO_SYMLINK
 from buildg_dap.debugger.engine import Engine, EngineError, Stop
 from buildg_dap.debugger.mounts import Where, step_layout
 from buildg_dap.debugger.process import container
@@ -109,6 +110,20 @@ class StepInfo:
         if self.exit_code is not None:
             out.append(f"Exit code:   {self.exit_code}")
         return out
+
+
+def mode_string(mode: int) -> str:
+    """``drwxr-xr-x`` for a Go ``os.FileMode`` (the mode fsutil reports)."""
+    kind = "d" if mode & GO_DIR else "l" if mode & GO_SYMLINK else "-"
+    return kind + "".join(
+        flag if mode & (1 << (8 - i)) else "-" for i, flag in enumerate("rwxrwxrwx")
+    )
+
+
+def ls_line(mode: int, size: int, path: str, linkname: str) -> str:
+    """One ``ls -l``-like line, as ``dir`` and ``stat`` show entries."""
+    arrow = f" -> {linkname}" if linkname else ""
+    return f"{mode_string(mode)} {size:>10} {path}{arrow}"
 
 
 def _mount_source(step: Step, engine: Engine, mount: ops_pb2.Mount) -> str:

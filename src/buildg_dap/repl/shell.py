@@ -8,14 +8,13 @@ from collections.abc import Awaitable, Callable
 from typing import BinaryIO, TextIO
 
 from buildg_dap.buildkit.errors import SolveError
-from buildg_dap.buildkit.session.fswalk import GO_DIR, GO_SYMLINK
 from buildg_dap.debugger import commands
 from buildg_dap.debugger.breakpoints import ON_FAIL, BreakpointError
 from buildg_dap.debugger.commands import UsageError
 from buildg_dap.debugger.engine import Engine, EngineError, Exited, Reason, Stop
 from buildg_dap.debugger.errors import BuilderGone
 from buildg_dap.debugger.execution import ExecRequest
-from buildg_dap.debugger.inspect import Files, describe
+from buildg_dap.debugger.inspect import Files, describe, ls_line
 from buildg_dap.debugger.mounts import LayoutError
 from buildg_dap.debugger.process import ExecFailed
 from buildg_dap.debugger.stepconfig import step_config
@@ -290,13 +289,13 @@ class Shell:
     async def _dir(self, args: list[str]) -> bool:
         ns = commands.lookup("dir").parse(args)
         for entry in await self.files.list(ns.path):
-            self.say(_ls_line(entry.mode, entry.size, entry.path, entry.linkname))
+            self.say(ls_line(entry.mode, entry.size, entry.path, entry.linkname))
         return True
 
     async def _stat(self, args: list[str]) -> bool:
         ns = commands.lookup("stat").parse(args)
         st = await self.files.stat(ns.path)
-        self.say(_ls_line(st.mode, st.size, st.path or ns.path, st.linkname),
+        self.say(ls_line(st.mode, st.size, st.path or ns.path, st.linkname),
                  f"uid={st.uid} gid={st.gid} mtime_ns={st.modTime}")
         return True
 
@@ -313,13 +312,3 @@ class Shell:
         ns = commands.lookup("help").parse(args)
         self.say(*commands.help_text(ns.command))
         return True
-
-
-def _ls_line(mode: int, size: int, path: str, linkname: str) -> str:
-    kind = "d" if mode & GO_DIR else "l" if mode & GO_SYMLINK else "-"
-    perm = "".join(
-        flag if mode & (1 << (8 - i)) else "-" for i, flag in enumerate("rwxrwxrwx")
-    )
-    arrow = f" -> {linkname}" if linkname else ""
-    return f"{kind}{perm} {size:>10} {path}{arrow}"
-
