@@ -90,15 +90,7 @@ class Console:
 
     async def _exec(self, ns: argparse.Namespace) -> Answer:
         args = list(ns.args)
-        request = ExecRequest(
-            args=args,
-            env=list(ns.env),
-            workdir=ns.workdir,
-            init_state=bool(ns.init_state),
-            use_image=bool(ns.image),
-            image=self._image,
-            mountroot=ns.mountroot,
-        )
+        request = ExecRequest.from_command(ns, self._image)
         if not args or ns.tty:
             if self._terminal is None:
                 raise ConsoleError(

@@ -5,6 +5,7 @@ that line. Front ends choose only where the bytes go (a terminal, DAP output eve
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 
 from buildg_dap.buildkit.errors import SolveError
@@ -26,6 +27,20 @@ class ExecRequest:
     use_image: bool = False
     image: str = ""
     mountroot: str = "/debugroot"
+
+    @classmethod
+    def from_command(cls, ns: argparse.Namespace, image: str) -> ExecRequest:
+        """From the ``exec`` command's parsed arguments (debugger/commands.py);
+        ``image`` is the session's debugger image for ``--image``."""
+        return cls(
+            args=list(ns.args),
+            env=list(ns.env),
+            workdir=ns.workdir,
+            init_state=bool(ns.init_state),
+            use_image=bool(ns.image),
+            image=image,
+            mountroot=ns.mountroot,
+        )
 
 
 def merge_env(base: list[str], overrides: list[str]) -> list[str]:

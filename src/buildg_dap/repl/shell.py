@@ -229,15 +229,7 @@ class Shell:
 
     async def _exec(self, args: list[str]) -> bool:
         ns = commands.lookup("exec").parse(args)
-        request = ExecRequest(
-            args=list(ns.args) or ["/bin/sh"],
-            env=list(ns.env),
-            workdir=ns.workdir,
-            init_state=ns.init_state,
-            image=self.image if ns.image else "",
-            use_image=bool(ns.image),
-            mountroot=ns.mountroot,
-        )
+        request = ExecRequest.from_command(ns, self.image)
         code = await run_exec(
             self.engine, request, self.stdin, self.raw_out,
             tty=self.stdin.is_terminal if ns.tty is None else ns.tty,
