@@ -134,3 +134,34 @@ def image_definition(name: str, platform: ops_pb2.Platform | None) -> ops_pb2.De
     definition = ops_pb2.Definition()
     op_bytes(definition).extend([raw, head.SerializeToString(deterministic=True)])
     return definition
+
+
+def mkfile_definition(files: dict[str, bytes], name: str = "") -> ops_pb2.Definition:
+    """A definition whose result is a scratch filesystem holding ``files`` (one FileOp,
+    actions chained as client/llb chains them: each works on the previous one's output)."""
+    actions = []
+    for i, (path, data) in enumerate(files.items()):
+        actions.append(
+            ops_pb2.FileAction(
+                input=-1 if i == 0 else i - 1,  # no op inputs: i-1 is action i-1's output
+                secondaryInput=-1,
+                output=0 if i == len(files) - 1 else -1,
+                mkfile=ops_pb2.FileActionMkFile(
+                    path="/" + path.lstrip("/"), mode=0o644, data=data, timestamp=-1
+                ),
+            )
+        )
+    file_op = ops_pb2.Op(file=ops_pb2.FileOp(actions=actions))
+    raw = file_op.SerializeToString(deterministic=True)
+    head = ops_pb2.Op(inputs=[ops_pb2.Input(digest=op_digest(raw), index=0)])
+    raw_head = head.SerializeToString(deterministic=True)
+    definition = ops_pb2.Definition()
+    op_bytes(definition).extend([raw, raw_head])
+    # BuildKit takes a definition without op metadata for a nil one (Definition.IsNil)
+    # and refuses it as a frontend input; client/llb records metadata for every op.
+    definition.metadata[op_digest(raw)].caps["file.base"] = True
+    if name:
+        # Its name in the build's progress.
+        definition.metadata[op_digest(raw)].description["llb.customname"] = name
+    definition.metadata[op_digest(raw_head)].CopyFrom(ops_pb2.OpMetadata())
+    return definition

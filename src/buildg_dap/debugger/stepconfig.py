@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel, ValidationError
 
-from buildg_dap._proto.buildkit import ops_pb2
 from buildg_dap.buildkit.build import DOCKERFILE_FRONTEND
+from buildg_dap.buildkit.control import CacheEntry
 from buildg_dap.buildkit.errors import SolveError
-from buildg_dap.buildkit.llb import Graph, op_bytes, op_digest
+from buildg_dap.buildkit.gateway import Gateway
+from buildg_dap.buildkit.llb import Graph, mkfile_definition
+from buildg_dap.debugger.errors import EngineError
 from buildg_dap.debugger.program import Program, Step
 
 if TYPE_CHECKING:
@@ -90,49 +93,11 @@ def is_probe_vertex(name: str) -> bool:
     return name.startswith(_VERTEX_PREFIX) or bool(_LOOKUP_VERTEX.match(name))
 
 
-def cut_dockerfile(data: bytes, end_line: int) -> bytes:
-    """Lines 1..``end_line`` followed by the probe RUN (line ``end_line + 1``)."""
+def cut_dockerfile(data: bytes, end_line: int, between: bytes = b"") -> bytes:
+    """Lines 1..``end_line``, then ``between`` (whole lines), then the probe RUN."""
     # The frontend's parser splits on "\n" (a "\r" before it is trimmed), so do we.
     kept = data.split(b"\n")[:end_line]
-    return b"\n".join(kept) + f"\nRUN {_PROBE}\n".encode()
-
-
-def mkfile_definition(files: dict[str, bytes], name: str = "") -> ops_pb2.Definition:
-    """A definition whose result is a scratch filesystem holding ``files`` (one FileOp,
-    actions chained as client/llb chains them: each works on the previous one's output)."""
-    actions = []
-    for i, (path, data) in enumerate(files.items()):
-        actions.append(
-            ops_pb2.FileAction(
-                input=-1 if i == 0 else i - 1,  # no op inputs: i-1 is action i-1's output
-                secondaryInput=-1,
-                output=0 if i == len(files) - 1 else -1,
-                mkfile=ops_pb2.FileActionMkFile(
-                    path="/" + path.lstrip("/"), mode=0o644, data=data, timestamp=-1
-                ),
-            )
-        )
-    file_op = ops_pb2.Op(file=ops_pb2.FileOp(actions=actions))
-    raw = file_op.SerializeToString(deterministic=True)
-    head = ops_pb2.Op(inputs=[ops_pb2.Input(digest=op_digest(raw), index=0)])
-    raw_head = head.SerializeToString(deterministic=True)
-    definition = ops_pb2.Definition()
-    op_bytes(definition).extend([raw, raw_head])
-    # BuildKit takes a definition without op metadata for a nil one (Definition.IsNil)
-    # and refuses it as a frontend input; client/llb records metadata for every op.
-    definition.metadata[op_digest(raw)].caps["file.base"] = True
-    if name:
-        # Its name in the build's progress.
-        definition.metadata[op_digest(raw)].description["llb.customname"] = name
-    definition.metadata[op_digest(raw_head)].CopyFrom(ops_pb2.OpMetadata())
-    return definition
-
-
-def _error(message: str) -> Exception:
-    # Imported late: the engine imports this module.
-    from buildg_dap.debugger.engine import EngineError
-
-    return EngineError(message)
+    return b"\n".join(kept) + b"\n" + between + f"RUN {_PROBE}\n".encode()
 
 
 def _env_map(env: list[str]) -> dict[str, str]:
@@ -141,7 +106,26 @@ def _env_map(env: list[str]) -> dict[str, str]:
 
 
 async def _ask_frontend(engine: Engine, program: Program, end_line: int) -> StepConfig:
-    options = engine.request.frontend_options()
+    return await probe_config(
+        engine.build.gateway,
+        engine.request.frontend_options(),
+        engine.request.cache_imports,
+        cut_dockerfile(program.source.data, end_line),
+        f"lines 1-{end_line}",
+    )
+
+
+async def probe_config(
+    gateway: Gateway,
+    frontend_options: Mapping[str, str],
+    cache_imports: Sequence[CacheEntry],
+    cut: bytes,
+    where: str,
+) -> StepConfig:
+    """The configuration the probe RUN ending ``cut`` gets (a Dockerfile made by
+    :func:`cut_dockerfile`, or one ending the same way); ``where`` names the place in
+    errors and in the build's progress. Raises EngineError."""
+    options = dict(frontend_options)
     filename = options["filename"]
     # The cut file's last stage is the step's own; a target would select another one.
     options.pop("target", None)
@@ -152,32 +136,26 @@ async def _ask_frontend(engine: Engine, program: Program, end_line: int) -> Step
     # (nor fail on them with check=error=true). A user's own setting is kept.
     options.setdefault(_CHECK_OPTION, "skip=all")
     dockerfile = mkfile_definition(
-        {
-            filename: cut_dockerfile(program.source.data, end_line),
-            filename + ".dockerignore": _IGNORE_STUB,
-        },
-        name=f"{_VERTEX_PREFIX}{filename} lines 1-{end_line}",
+        {filename: cut, filename + ".dockerignore": _IGNORE_STUB},
+        name=f"{_VERTEX_PREFIX}{filename} {where}",
     )
     try:
-        result = await engine.build.gateway.solve_frontend(
-            DOCKERFILE_FRONTEND,
-            options,
-            engine.request.cache_imports,
-            inputs={DOCKERFILE_INPUT: dockerfile},
+        result = await gateway.solve_frontend(
+            DOCKERFILE_FRONTEND, options, cache_imports, inputs={DOCKERFILE_INPUT: dockerfile}
         )
     except SolveError as exc:
-        raise _error(f"cannot read the configuration at line {end_line}: {exc.message}") from None
+        raise EngineError(f"cannot read the configuration at {where}: {exc.message}") from None
     if result.WhichOneof("result") != "ref":
-        raise _error("the frontend returned no single result for the step's configuration")
+        raise EngineError("the frontend returned no single result for the step's configuration")
     graph = Graph(getattr(result.ref, "def"))
     head = graph.result
     probe = graph.nodes.get(head.digest) if head is not None else None
     if probe is None or probe.kind != "exec" or list(probe.op.exec.meta.args[-1:]) != [_PROBE]:
-        raise _error(f"the frontend's LLB for line {end_line} does not end with the probe")
+        raise EngineError(f"the frontend's LLB for {where} does not end with the probe")
     try:
         image = _Image.model_validate(json.loads(result.metadata[IMAGE_CONFIG_KEY]))
     except (KeyError, ValueError, ValidationError) as exc:
-        raise _error(f"the frontend returned no usable image config: {exc}") from None
+        raise EngineError(f"the frontend returned no usable image config: {exc}") from None
     meta = probe.op.exec.meta
     env = list(meta.env)
     image_env = _env_map(image.config.Env or [])
