@@ -68,16 +68,9 @@ export class DockerfileConfigurationProvider implements vscode.DebugConfiguratio
     let base = folder?.uri.fsPath ?? this.baseWithoutFolder(config);
     const resolved: Config = { ...config };
     try {
-      if (typeof config.cwd === 'string') {
-        base = resolved.cwd = absolute(base, config.cwd, 'cwd');
-      }
-      if (typeof config.contextPath === 'string') {
-        resolved.contextPath = absolute(base, config.contextPath, 'contextPath');
-        // The adapter reads the Dockerfile relative to the context, as `docker build` does.
-        resolved.dockerfile = path.resolve(resolved.contextPath as string, (config.dockerfile as string | undefined) ?? 'Dockerfile');
-      } else {
-        resolved.dockerfile = absolute(base, (config.dockerfile as string | undefined) ?? 'Dockerfile', 'dockerfile');
-      }
+      const paths = resolvePaths(base, config);
+      Object.assign(resolved, paths);
+      base = paths.cwd ?? base;
       if (config.builderTLS) {
         const tls = { ...(config.builderTLS as Record<string, string>) };
         for (const key of ['ca', 'cert', 'key']) {
@@ -114,6 +107,31 @@ export class DockerfileConfigurationProvider implements vscode.DebugConfiguratio
     }
     return this.host.folderOf(candidate) ?? path.dirname(candidate);
   }
+}
+
+export interface ResolvedPaths {
+  cwd?: string;
+  contextPath?: string;
+  dockerfile: string;
+}
+
+/** A configuration's cwd, contextPath and dockerfile as absolute paths, relative ones
+ * taken from `base` (the workspace folder); throws a ConfigurationError naming the field
+ * that cannot be resolved. */
+export function resolvePaths(base: string | undefined, config: Record<string, unknown>): ResolvedPaths {
+  const out: Partial<ResolvedPaths> = {};
+  if (typeof config.cwd === 'string') {
+    base = out.cwd = absolute(base, config.cwd, 'cwd');
+  }
+  const dockerfile = typeof config.dockerfile === 'string' ? config.dockerfile : 'Dockerfile';
+  if (typeof config.contextPath === 'string') {
+    out.contextPath = absolute(base, config.contextPath, 'contextPath');
+    // The adapter reads the Dockerfile relative to the context, as `docker build` does.
+    out.dockerfile = path.resolve(out.contextPath, dockerfile);
+  } else {
+    out.dockerfile = absolute(base, dockerfile, 'dockerfile');
+  }
+  return out as ResolvedPaths;
 }
 
 function absolute(base: string | undefined, value: string, field: string): string {
