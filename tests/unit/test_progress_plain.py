@@ -53,3 +53,13 @@ def test_a_vertex_that_runs_again_ends_with_its_last_run() -> None:
 def test_repeated_updates_of_one_run_print_it_once() -> None:
     text = _render(_vertex(1.0, None), _vertex(1.0, 3.25), _vertex(1.0, 3.25))
     assert text.splitlines()[1:] == [f"#1 {NAME}", "#1 DONE 2.2s"]
+
+
+def test_a_step_reused_by_a_later_solve_keeps_the_times_it_ran() -> None:
+    progress = Progress()
+    reused = _vertex(9.0, 9.0)
+    reused.cached = True
+    for vertex in (_vertex(1.0, 3.5), reused):
+        progress.update(control_pb2.StatusResponse(vertexes=[vertex]))
+    state = progress.vertices["sha256:ctx"]
+    assert (state.cached, state.duration) == (False, 2.5)

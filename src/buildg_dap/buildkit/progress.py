@@ -71,12 +71,13 @@ class Progress:
             state = self.vertex(v.digest)
             state.name = v.name or state.name
             # The first completion decides: a step executed by one solve is reported
-            # CACHED by every later solve that reuses it.
+            # CACHED by every later solve that reuses it, and keeps the times it ran.
+            reused = state.completed is not None and not state.cached and v.cached
             if state.completed is None or state.cached:
                 state.cached = state.cached or v.cached
-            if v.HasField("started"):
+            if v.HasField("started") and not reused:
                 state.started = _seconds(v.started)
-            if v.HasField("completed"):
+            if v.HasField("completed") and not reused:
                 state.completed = _seconds(v.completed)
             state.error = v.error or state.error
         for listener in self.listeners:
