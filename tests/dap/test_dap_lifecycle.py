@@ -15,7 +15,7 @@ import pytest
 
 from buildg_dap.dap.wire import wrap_stream
 from tests.dap.dapclient import DapClient, dap_session, launch
-from tests.integration.cliutil import write_context
+from tests.integration.cliutil import recorded_lines, write_context
 from tests.integration.processes import runc_containers, sleeping, wait_for
 from tests.lab import Buildkitd
 from tests.lab.service import clean_env
@@ -78,6 +78,8 @@ def test_client_vanishing_releases_everything(
     anyio.run(main)
     wait_for(lambda: not sleeping(marker), "the sleep to be gone", 30)
     wait_for(lambda: not runc_containers(fresh_builder), "runc containers to be gone", 30)
+    # the session's step record: what completed before the client left
+    assert recorded_lines(context) == {1: ("executed", ""), 2: ("executed", "")}
 
 
 def test_losing_the_builder_ends_the_session(tmp_path: Path, fresh_builder: Buildkitd) -> None:

@@ -17,7 +17,7 @@ from buildg_dap.buildkit.connection import Address, connect
 from buildg_dap.buildkit.control import worker_platforms
 from buildg_dap.debugger.platforms import can_run
 from tests.dap.dapclient import DapClient, dap_session, launch
-from tests.integration.cliutil import write_context
+from tests.integration.cliutil import recorded_lines, write_context
 from tests.lab import Buildkitd, Registry
 
 ARCH = """\
@@ -144,6 +144,8 @@ def test_each_platform_is_a_thread_that_stops_at_the_breakpoint(
             await client.event("terminated", after=mark)
             await anyio.sleep(0.5)
             assert _count(client, "exited") == _count(client, "terminated") == 1
+            # one step record for both platforms, a line each
+            assert sorted(recorded_lines(context)) == [1, 3]
             await client.request("disconnect")
 
     anyio.run(main)

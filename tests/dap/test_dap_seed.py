@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 
 from tests.dap.dapclient import dap_session, launch
-from tests.integration.cliutil import write_context
+from tests.integration.cliutil import recorded_lines, write_context
 from tests.lab import Buildkitd, Registry, buildctl_build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +67,9 @@ def test_seed_walkthrough_over_dap(
             assert "step configuration" not in console
             # only the two execs printed: the cached RUN cat /hello /hi never ran here
             assert client.output("stdout", "stderr") == "hi\nhello\nhi\n"
+            # the step record says where each RUN and COPY came from
+            recorded = recorded_lines(context)
+            assert [recorded[line] for line in (2, 5, 8, 9, 10)] == [("cached", cache)] * 5
             await client.request("disconnect")
 
     anyio.run(walk)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from buildg_dap.debugger.steprecord import load_record
 from tests.lab.service import clean_env
 
 CLI = Path(sys.executable).parent / "buildg-dap"
@@ -32,3 +33,11 @@ def write_context(root: Path, dockerfile: str, files: Mapping[str, str] | None =
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     return root
+
+
+def recorded_lines(context: Path) -> dict[int, tuple[str, str]]:
+    """The step record of the last build of ``context``'s Dockerfile: line -> (status,
+    cache)."""
+    record = load_record(context / "Dockerfile")
+    assert record is not None, "no step record was written"
+    return {step.line: (step.status, step.cache) for step in record.steps}

@@ -9,7 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.integration.cliutil import CLI, run_cli, write_context
+from tests.integration.cliutil import CLI, recorded_lines, run_cli, write_context
 from tests.lab import Buildkitd, Lab, Registry, buildctl_build
 from tests.lab.service import clean_env
 
@@ -79,6 +79,9 @@ def test_buildctl_cache_export_is_used_by_us(
     assert done.returncode == 0, done.stderr
     expected = {s.replace("hello", "bonjour") for s in STEPS}
     assert expected <= _cached_steps(done.stderr), done.stderr
+    # the step record names the cache each RUN and COPY came from
+    recorded = recorded_lines(context)
+    assert [recorded[line] for line in (2, 5, 8, 9, 10)] == [("cached", ref)] * 5
 
 
 IGNORE_TREE = {

@@ -7,11 +7,13 @@ import os
 import stat
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.cliutil import CLI, run_cli, write_context
+from buildg_dap.debugger.steprecord import load_record
+from tests.integration.cliutil import CLI, recorded_lines, run_cli, write_context
 from tests.lab import Buildkitd, Registry, buildctl_build
 
 pytestmark = pytest.mark.integration
@@ -158,6 +160,46 @@ def test_failing_run_prints_the_snippet(builder_a: Buildkitd, tmp_path: Path) ->
     assert done.stderr == (
         'error: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3\n' + SNIPPET
     )
+    # the step record: the failed line, and nothing of the step after it
+    recorded = recorded_lines(context)
+    assert recorded[3] == ("failed", "") and 4 not in recorded
+
+
+def test_a_step_stopped_by_another_failure_is_not_recorded(
+    builder_a: Buildkitd, tmp_path: Path
+) -> None:
+    dockerfile = """\
+FROM busybox AS slow
+RUN sleep 30
+FROM busybox AS failing
+RUN sleep 1 && exit 4
+FROM busybox
+COPY --from=slow /etc/hostname /slow
+COPY --from=failing /etc/hostname /failing
+"""
+    context = write_context(tmp_path / "ctx", dockerfile)
+    done = run_cli("build", "--addr", builder_a.address, "--progress", "quiet", context)
+    assert done.returncode == 1
+    recorded = recorded_lines(context)
+    assert recorded[4] == ("failed", "") and 2 not in recorded
+
+
+def test_build_records_each_line(builder_a: Buildkitd, tmp_path: Path) -> None:
+    marker = f"{os.getpid()}-{time.time_ns()}"  # executed the first time
+    dockerfile = f"FROM busybox\nRUN echo {marker} > /m \\\n && sleep 1\n"
+    context = write_context(tmp_path / "ctx", dockerfile)
+    for status, cache in (("executed", ""), ("cached", "builder cache")):
+        done = run_cli("build", "--addr", builder_a.address, "--progress", "quiet", context)
+        assert done.returncode == 0, done.stderr
+        record = load_record(context / "Dockerfile")
+        assert record is not None
+        assert record.dockerfile == str(context.resolve() / "Dockerfile")
+        first, run = record.steps
+        assert (first.line, first.end_line, first.text) == (1, 1, "FROM busybox")
+        assert (run.line, run.end_line, run.text) == (2, 3, f"RUN echo {marker} > /m \\")
+        assert (run.status, run.cache) == (status, cache)
+        assert run.duration is not None
+        assert run.duration >= 1 if status == "executed" else run.duration < 1
 
 
 def test_build_arg_and_target(

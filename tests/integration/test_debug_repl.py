@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.integration.cliutil import recorded_lines
 from tests.integration.debugsession import LiveSession, run_debug, write_context
 from tests.lab import Buildkitd, buildctl
 
@@ -34,6 +35,7 @@ def test_next_visits_every_step_once_after_its_inputs(
     for position, line in enumerate(visited):
         assert INPUTS[line] <= set(visited[:position]), (line, visited)
     assert "build finished" in session.err
+    assert sorted(recorded_lines(context)) == list(range(1, 9))  # the step record
 
 
 EXEC_STATE = """\

@@ -45,6 +45,7 @@ from buildg_dap.debugger.events import (
     Stopped,
 )
 from buildg_dap.debugger.platforms import can_run, support_message
+from buildg_dap.debugger.steprecord import write_record
 
 # Given how to reach a thread's engine, the interactive exec of that thread's console.
 TerminalFactory = Callable[[Callable[[], Engine]], Terminal]
@@ -111,6 +112,8 @@ class DebugSession:
         finally:
             self.ready.set()
             self.ended.set()
+            # Also when the client left early: the steps completed so far.
+            self._record()
 
     async def _plan(self, conn: Connection) -> None:
         """One thread per platform; say which platforms the builder cannot run."""
@@ -213,6 +216,7 @@ class DebugSession:
         thread.ended, thread.failed = True, finished.error is not None
         if not self.several:
             self._over = True
+            self._record()
             self.relay.engine_event(BuildEnded(finished), thread.id)
             return
         if finished.error is not None:
@@ -222,7 +226,16 @@ class DebugSession:
         self.relay.thread_exited(thread.id)
         if all(t.ended for t in self.threads):
             self._over = True
+            self._record()
             self.relay.finish(1 if any(t.failed for t in self.threads) else 0)
+
+    def _record(self) -> None:
+        """The per-line step record of every platform's build, for the language server."""
+        write_record(
+            self.command.request.dockerfile,
+            [(t.engine.program, t.engine.origins) for t in self.threads if t.engine is not None],
+            lambda message: self.relay.output("console", f"warning: {message}\n"),
+        )
 
     async def _console_output(self, category: str, text: str) -> None:
         self.relay.output(category, text)

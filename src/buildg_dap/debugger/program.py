@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from buildg_dap._proto.buildkit import gateway_pb2, ops_pb2
-from buildg_dap.buildkit.llb import Graph, OpNode, Range, SourceFile
+from buildg_dap.buildkit.llb import Graph, OpNode, Range, SourceFile, op_bytes
 from buildg_dap.debugger.errors import EngineError
 
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE)
@@ -76,6 +76,16 @@ def parse_stages(source: SourceFile) -> list[Stage]:
     return stages
 
 
+def frontend_definitions(result: gateway_pb2.Result) -> dict[str, ops_pb2.Definition]:
+    """A frontend result's build definitions by platform ("" for a single ref)."""
+    kind = result.WhichOneof("result")
+    if kind == "ref":
+        return {"": getattr(result.ref, "def")}
+    if kind == "refs":
+        return {platform: getattr(ref, "def") for platform, ref in result.refs.refs.items()}
+    return {}
+
+
 def _root_output(node: OpNode) -> int:
     """The output index holding the root filesystem of an exec op (0 for others)."""
     if node.kind == "exec":
@@ -104,18 +114,23 @@ class Program:
         """The program of a frontend's result. Results per platform come as a map (also
         for one platform, when BUILDKIT_MULTI_PLATFORM is set); a program is one
         platform's, so front ends debug several platforms with one engine each."""
-        kind = result.WhichOneof("result")
-        refs = result.refs.refs if kind == "refs" else {}
-        if kind == "ref" or len(refs) == 1:
-            ref = result.ref if kind == "ref" else next(iter(refs.values()))
-            definition: ops_pb2.Definition = getattr(ref, "def")
-            return cls(Graph(definition))
-        if refs:
+        definitions = frontend_definitions(result)
+        if len(definitions) == 1:
+            return cls(Graph(next(iter(definitions.values()))))
+        if definitions:
             raise EngineError(
-                f"the frontend returned one program per platform ({', '.join(sorted(refs))});"
-                " a debug engine follows one: start one engine per platform"
+                "the frontend returned one program per platform "
+                f"({', '.join(sorted(definitions))}); a debug engine follows one: start one "
+                "engine per platform"
             )
+        kind = result.WhichOneof("result")
         raise EngineError(f"the frontend returned no build definition (result {kind!r})")
+
+    @classmethod
+    def each_platform(cls, result: gateway_pb2.Result) -> list[Program]:
+        """The programs of a frontend's result, one per platform; a platform whose result
+        is empty (a bare ``FROM scratch``) has no steps and no program."""
+        return [cls(Graph(d)) for d in frontend_definitions(result).values() if op_bytes(d)]
 
     @property
     def filename(self) -> str:

@@ -15,6 +15,7 @@ from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.progress import Progress
 from buildg_dap.buildkit.session.rpcserver import Attachable
 from buildg_dap.debugger.engine import Engine, EngineError
+from buildg_dap.debugger.steprecord import write_record
 from buildg_dap.repl.output import DebugProgress, LogBuffer, info_line
 from buildg_dap.repl.shell import Shell
 from buildg_dap.repl.terminal import Input
@@ -51,9 +52,16 @@ async def run_debug(
             async with Engine.launch(
                 conn, request, attachables, progress, cache_names
             ) as engine:
-                shell = Shell(engine, Input(stdin_fd), out, log, view, image=image)
-                code = await shell.run()
-                log.write(info_line(shell.tally()) + "\n")
+                try:
+                    shell = Shell(engine, Input(stdin_fd), out, log, view, image=image)
+                    code = await shell.run()
+                    log.write(info_line(shell.tally()) + "\n")
+                finally:
+                    write_record(
+                        request.dockerfile,
+                        [(engine.program, engine.origins)],
+                        lambda message: log.write(info_line(f"warning: {message}") + "\n"),
+                    )
         except (SolveError, EngineError) as exc:
             log.write(info_line(f"error: {exc}") + "\n")
         tg.cancel_scope.cancel()
