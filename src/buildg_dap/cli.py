@@ -19,10 +19,11 @@ from buildg_dap import (  # noqa: E402
     cli_cache,
     cli_dap,
     cli_debug,
+    cli_lsp,
 )
 
 # Each module adds its subparser and sets ``run(namespace) -> exit code``.
-SUBCOMMANDS = (cli_build, cli_debug, cli_dap, cli_attach, cli_builder, cli_cache)
+SUBCOMMANDS = (cli_build, cli_debug, cli_dap, cli_lsp, cli_attach, cli_builder, cli_cache)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""The Dockerfile language server (``buildg-dap lsp``): a front end beside the DAP adapter."""
