@@ -11,7 +11,7 @@ import pytest
 
 # The source tree, not whatever copy of the package is installed.
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "buildg_dap"
-FRONT_ENDS = re.compile(r"buildg_dap\.(dap|repl|cli|cli_\w+)(\.|$)")
+FRONT_ENDS = re.compile(r"buildg_dap\.(dap|lsp|repl|cli|cli_\w+)(\.|$)")
 
 # (modules under this package, imported modules they must not name, why)
 RULES = [
@@ -24,6 +24,9 @@ RULES = [
     ("buildkit", FRONT_ENDS, "buildkit must not import a front end"),
     ("cache", FRONT_ENDS, "cache must not import a front end"),
     ("debugger", FRONT_ENDS, "debugger must not import a front end"),
+    # Front ends stand side by side: what two of them share lives below them.
+    ("lsp", re.compile(r"buildg_dap\.(dap|repl)(\.|$)"), "lsp must not import dap or repl"),
+    ("dap", re.compile(r"buildg_dap\.(lsp|repl)(\.|$)"), "dap must not import lsp or repl"),
 ]
 
 
@@ -72,6 +75,7 @@ def test_imported_modules_sees_nested_and_relative_imports() -> None:
     } <= found
     assert FRONT_ENDS.match("buildg_dap.cli_build")
     assert not FRONT_ENDS.match("buildg_dap.client")
+    assert FRONT_ENDS.match("buildg_dap.lsp.server")
 
 
 @pytest.mark.parametrize(("layer", "forbidden", "why"), RULES, ids=[r[2] for r in RULES])

@@ -124,6 +124,11 @@ def _escape_directive(lines: list[str]) -> str:
     return "\\"
 
 
+def _blank_or_comment(line: str) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
 def _continues(line: str, escape: str) -> bool:
     return line.rstrip().endswith(escape)
 
@@ -133,14 +138,16 @@ def _read_instruction(
 ) -> Instruction:
     keyword = match.group(2).upper()
     parts = [lines[first][match.end(2) :].rstrip()]
-    last = first
-    while _continues(lines[last], escape) and last + 1 < len(lines):
-        parts[-1] = parts[-1].rstrip().removesuffix(escape)
-        last += 1
-        stripped = lines[last].strip()
-        if stripped.startswith("#"):
-            parts.append("")  # comment lines inside an instruction are dropped
-            continue
+    last = number = first
+    while _continues(lines[last], escape):
+        parts[-1] = parts[-1].removesuffix(escape)
+        # Comment and blank lines inside an instruction are dropped, not its end.
+        number += 1
+        while number < len(lines) and _blank_or_comment(lines[number]):
+            number += 1
+        if number == len(lines):
+            break
+        last = number
         parts.append(lines[last].rstrip())
     args = " ".join(part.strip() for part in parts if part.strip())
     if keyword in _HEREDOC_KEYWORDS:
