@@ -34,6 +34,11 @@ export function adapterCommand(settings: AdapterSettings): CommandLine {
   return commandLine(settings, 'dap');
 }
 
+/** The Dockerfile language server: `buildg-dap lsp [--builder ADDR]`. */
+export function languageServerCommand(settings: AdapterSettings, builder: string): CommandLine {
+  return commandLine(settings, 'lsp', ...(builder ? ['--builder', builder] : []));
+}
+
 /** "Build Dockerfile": a plain `buildg-dap build` of a Dockerfile, its folder the context. */
 export function buildCommand(settings: AdapterSettings, dockerfile: string, builder: string): CommandLine {
   const args = ['build', '-f', dockerfile];

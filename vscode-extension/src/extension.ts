@@ -7,22 +7,40 @@ import * as vscode from 'vscode';
 
 import type { AdapterSettings, ProtocolMessage } from './adapter';
 import { adapterCommand, buildCommand, display, startAdapter } from './adapter';
+import { BreakpointMover } from './breakpointMover';
 import type { Host } from './configuration';
 import { DEFAULT_NAME, DockerfileConfigurationProvider } from './configuration';
 import { DEBUG_TYPE } from './dockerfile';
+import { DockerfileLanguageServer } from './languageServer';
+import type { LaunchSource } from './launches';
+import { launchEntries } from './launches';
+import { LensCommands } from './lensCommands';
 import type { Verdict } from './preflight';
 import { checkAdapter } from './preflight';
 import type { JsonSchema } from './schema';
 import { BuildStatus, SHOW_BUILD_LOG } from './status';
 
-function settings(scope?: vscode.ConfigurationScope): AdapterSettings & { builder: string; trace: boolean } {
+function settings(scope?: vscode.ConfigurationScope): AdapterSettings & { builder: string; trace: boolean; languageServer: boolean } {
   const config = vscode.workspace.getConfiguration('buildgDap', scope);
   return {
     command: config.get<string>('adapter.command', 'buildg-dap'),
     python: config.get<string>('adapter.python', ''),
     builder: config.get<string>('builder', ''),
     trace: config.get<boolean>('trace', false),
+    languageServer: config.get<boolean>('languageServer.enable', true),
   };
+}
+
+/** Every folder's launch configurations (the window's own when no folder is open). */
+function launchSources(): LaunchSource[] {
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  if (!folders.length) {
+    return [{ folder: undefined, configurations: vscode.workspace.getConfiguration('launch').get('configurations') }];
+  }
+  return folders.map((f) => ({
+    folder: f.uri.fsPath,
+    configurations: vscode.workspace.getConfiguration('launch', f.uri).get('configurations'),
+  }));
 }
 
 function stamp(): string {
@@ -36,6 +54,16 @@ class Extension implements Host {
   // Command lines known to start, so a session does not wait on the check each time.
   private readonly checked = new Set<string>();
   private notifying = false;
+  // buildg-dap sessions that have started and not ended.
+  private readonly sessions = new Set<string>();
+  readonly server = new DockerfileLanguageServer({
+    settings: () => {
+      const current = settings();
+      return { command: current.command, python: current.python, builder: current.builder, enable: current.languageServer };
+    },
+    launchEntries: () => launchEntries(launchSources()),
+    cwd: () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
+  });
 
   constructor(private readonly context: vscode.ExtensionContext) {}
 
@@ -57,8 +85,31 @@ class Extension implements Host {
         if (e.affectsConfiguration('buildgDap.adapter')) {
           this.checked.clear();
         }
+        if (['buildgDap.adapter', 'buildgDap.builder', 'buildgDap.languageServer'].some((s) => e.affectsConfiguration(s))) {
+          void this.server.restart();
+        } else if (e.affectsConfiguration('launch')) {
+          this.server.sendLaunchConfigurations();
+        }
       }),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => this.server.sendLaunchConfigurations()),
+      vscode.debug.onDidStartDebugSession((session) => {
+        if (session.type === DEBUG_TYPE) {
+          this.sessions.add(session.id);
+        }
+      }),
+      vscode.debug.onDidTerminateDebugSession((session) => {
+        if (session.type === DEBUG_TYPE) {
+          this.sessions.delete(session.id);
+          // The adapter wrote the session's step record as it ended.
+          this.server.recordsChanged();
+        }
+      }),
+      this.server,
+      new LensCommands(launchSources),
+      new BreakpointMover(this.server, () => this.sessions.size > 0),
     );
+    // In the background: debugging never waits on the language server.
+    void this.server.start();
   }
 
   // --- Host, for the configuration provider ---------------------------------------
@@ -185,10 +236,14 @@ class Extension implements Host {
   }
 }
 
+let extension: Extension | undefined;
+
 export function activate(context: vscode.ExtensionContext): void {
-  new Extension(context).activate();
+  extension = new Extension(context);
+  extension.activate();
 }
 
-export function deactivate(): void {
-  // Sessions end with their adapters; nothing else outlives the extension.
+export function deactivate(): Promise<void> | undefined {
+  // Sessions end with their adapters; the language server is asked to exit.
+  return extension?.server.stop();
 }

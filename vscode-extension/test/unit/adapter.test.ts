@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 
 import type { ProtocolMessage } from '../../src/adapter';
-import { AdapterProcess, FrameReader, adapterCommand, buildCommand, commandLine, display, frame } from '../../src/adapter';
+import {
+  AdapterProcess, FrameReader, adapterCommand, buildCommand, commandLine, display, frame, languageServerCommand,
+} from '../../src/adapter';
 import { describeStep, isDockerfile } from '../../src/dockerfile';
 
 test('the adapter command: buildg-dap dap from PATH by default, or PYTHON -m buildg_dap dap', () => {
@@ -22,6 +24,12 @@ test('the adapter command: buildg-dap dap from PATH by default, or PYTHON -m bui
     { command: 'b', args: ['build', '-f', 'D', '.'] });
   assert.equal(display({ command: '/my venv/python', args: ['-m', 'buildg_dap', 'dap'] }),
     "'/my venv/python' -m buildg_dap dap");
+});
+
+test('the language server runs as the adapter does, with lsp and the builder setting', () => {
+  assert.deepEqual(languageServerCommand({ command: 'buildg-dap', python: '' }, ''), { command: 'buildg-dap', args: ['lsp'] });
+  assert.deepEqual(languageServerCommand({ command: 'x', python: '/v/bin/python' }, 'tcp://b:1234'),
+    { command: '/v/bin/python', args: ['-m', 'buildg_dap', 'lsp', '--builder', 'tcp://b:1234'] });
 });
 
 test('"Build Dockerfile" runs buildg-dap build with the Dockerfile\'s folder as the context', () => {
