@@ -120,6 +120,12 @@ class DockerfileServer:
                     str(exc), f"buildg-dap: BuildKit could not check {path.name}: {exc}"
                 )
                 return
+            except Exception as exc:
+                # It runs in the server's task group: one failed lint must not end the
+                # server. pygls answers a failing request handler with an error the same way.
+                log.exception("linting %s failed", uri)
+                self._warn_once(repr(exc), f"buildg-dap: checking {path.name} failed: {exc!r}")
+                return
             self._warned.discard("builder")
             self._publish(uri, features.diagnostics(results, parse(text)), version)
         if self._linting.get(uri) is scope:
