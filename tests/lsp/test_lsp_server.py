@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 from lsprotocol import types as lsp
 
@@ -229,6 +230,7 @@ async def test_no_builder_gives_one_warning_not_a_diagnostic_per_save(tmp_path: 
         await client.until(lambda: len(client.messages) == 1)
         for _ in range(3):
             client.save(uri)
+        await no_second_message(client)
         # Still answered without a builder: the outline, from the document itself.
         symbols = await client.lsp.text_document_document_symbol_async(
             lsp.DocumentSymbolParams(text_document=doc_id(uri))
@@ -250,3 +252,31 @@ async def test_bad_requests_are_refused_and_the_server_goes_on(
     client.lsp.protocol.notify("buildg-dap/launchConfigurations", {"entries": "not a list"})
     found = await client.opened_diagnostics(path)
     assert {d.code for d in found} == {"FromAsCasing", "MaintainerDeprecated"}
+
+
+@pytest.mark.anyio
+async def test_a_builder_that_goes_away_is_one_warning(
+    fresh_builder: Buildkitd, tmp_path: Path
+) -> None:
+    path = write_context(tmp_path, VIOLATIONS) / "Dockerfile"
+    async with lsp_client("--addr", fresh_builder.address) as client:
+        assert len(await client.opened_diagnostics(path)) == 2
+        fresh_builder.crash()
+        uri = path.as_uri()
+        client.save(uri)
+        await client.until(lambda: len(client.messages) == 1)
+        client.save(uri)
+        await no_second_message(client)
+        symbols = await client.lsp.text_document_document_symbol_async(
+            lsp.DocumentSymbolParams(text_document=doc_id(uri))
+        )
+        assert symbols
+        assert "no builder reachable" in client.messages[0].message
+
+
+async def no_second_message(client: Client) -> None:
+    """A later save's lint fails the same way and says nothing new (a bounded wait: what
+    is checked is that nothing arrives)."""
+    with anyio.move_on_after(3):
+        await client.until(lambda: len(client.messages) > 1)
+    assert len(client.messages) == 1, client.messages
