@@ -27,6 +27,7 @@ from buildg_dap.buildkit.build import BuildRequest, running_build
 from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.gateway import Gateway
 from buildg_dap.buildkit.lint import LintResults, lint_dockerfile
+from buildg_dap.buildkit.progress import Progress
 from buildg_dap.command import BuilderOptions
 from buildg_dap.debugger.stepconfig import StepConfig, probe_config
 
@@ -57,6 +58,9 @@ class FrontendHost:
         self._group = group
         self._held: _Held | None = None
         self._lock = anyio.Lock()
+        # Nobody reads the held build's progress; it is cleared after each request so
+        # that a server running for days does not keep every lint's vertices.
+        self._progress = Progress()
 
     async def lint(self, filename: str, data: bytes, build_args: Mapping[str, str]) -> LintResults:
         options = _options(filename, build_args)
@@ -80,6 +84,8 @@ class FrontendHost:
                 self._drop(held)
                 if attempt:
                     raise BuilderUnavailable(f"the builder stopped answering: {exc}") from None
+            finally:
+                self._progress.reset()
         raise AssertionError("unreachable")
 
     async def _alive(self, held: _Held) -> bool:
@@ -111,7 +117,7 @@ class FrontendHost:
             try:
                 async with (
                     await self._builder.connect() as conn,
-                    running_build(conn, request) as build,
+                    running_build(conn, request, progress=self._progress) as build,
                 ):
                     held = _Held(
                         build.gateway,
