@@ -2,7 +2,8 @@
 # Installs everything buildg-dap needs on a Debian machine; safe to run again.
 #   Debian: runc, docker-registry, busybox-static, apache2-utils (htpasswd for tests),
 #           docker.io and openssh-server (remote-builder tests start private instances),
-#           neovim (the language server's Neovim check, tests/lsp/test_editors.py)
+#           neovim, emacs-nox, elpa-lsp-mode, elpa-dap-mode and elpa-eglot (the language
+#           server's editor checks, tests/lsp/test_editors.py)
 #   Go module proxy: buildkitd + buildctl v0.32.2
 #   .venv: the project with its dev dependencies
 #   npm: the JS test dependencies in tests/dap/js (DebugClient), and the VS Code
@@ -17,7 +18,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 need_apt=()
-for pkg in runc docker-registry busybox-static apache2-utils docker.io openssh-server neovim; do
+for pkg in runc docker-registry busybox-static apache2-utils docker.io openssh-server \
+           neovim emacs-nox elpa-lsp-mode elpa-dap-mode elpa-eglot; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
