@@ -174,7 +174,8 @@ export class DockerfileLanguageServer implements vscode.Disposable {
       return;
     }
     this.warned = true;
-    const message = `The Dockerfile language server (${display(line)}) is not running: ${reason}. `
+    // The command line is in the log; the reason names the executable when it is missing.
+    const message = `The Dockerfile language server is not running: ${reason}. `
       + 'Lint checks, hovers and code lenses are off; debugging works without them.';
     void vscode.window.showWarningMessage(message, 'Show Log', 'Open Settings').then(async (choice) => {
       if (choice === 'Show Log') {
