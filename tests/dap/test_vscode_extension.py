@@ -1,9 +1,10 @@
 """The VS Code extension in vscode-extension/ against the real daemon: its launch schema
 against the adapter's fields; the adapter started exactly as the extension starts it and
 driven by VS Code's DebugClient (test/e2e); and a real VS Code, code-server in headless
-Chromium, debugging the seed Dockerfile through the installed .vsix (test/ui), with a
-screenshot of each state under test-artifacts/vscode/. This prepares the builder, the
-registry cache and the workspace, and runs the node tests."""
+Chromium, debugging the seed Dockerfile through the installed .vsix and using its
+language server, `buildg-dap lsp` (test/ui), with a screenshot of each state under
+test-artifacts/vscode/. This prepares the builder, the registry cache and the workspace,
+and runs the node tests."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ MANIFEST = json.loads((EXT / "package.json").read_text())
 SLOW = """\
 FROM busybox
 RUN echo building && sleep 8 && echo done > /done
+"""
+# BuildKit's FromAsCasing check: `as` in lower case after an upper-case FROM.
+LINT = """\
+FROM busybox as base
+RUN echo linted
 """
 
 
@@ -134,6 +140,7 @@ def test_vs_code_debugs_the_seed_dockerfile(
     cache = _cache(builder_a, registry, workspace, "vscode-ui")
     # A step slow enough for the progress notification.
     (workspace / "slow.Dockerfile").write_text(SLOW)
+    (workspace / "lint.Dockerfile").write_text(LINT)
     (workspace / ".vscode").mkdir()
     launch = {
         "version": "0.2.0",
@@ -160,9 +167,13 @@ def test_vs_code_debugs_the_seed_dockerfile(
         BUILDG_DAP_ARTIFACTS=str(ARTIFACTS),
         BUILDG_DAP_STATE=str(tmp_path / "code-server"),
         BUILDG_DAP_ADAPTER_COMMAND=str(Path(sys.executable).parent / "buildg-dap"),
+        # The step records the language server shows: this test's own, none from before.
+        XDG_STATE_HOME=str(tmp_path / "state"),
     )
     _run_node("out/test/ui/", env, timeout=1200)
-    for shot in ("paused", "variables", "console", "terminal", "ended", "building", "build-log"):
+    shots = ["paused", "variables", "console", "terminal", "ended", "building", "build-log"]
+    shots += ["no-language-server", "lint", "step-record", "breakpoint-moved", "debug-to-here"]
+    for shot in shots:
         assert any(ARTIFACTS.glob(f"*-{shot}.png")), f"no {shot} screenshot in {ARTIFACTS}"
 
 

@@ -1,8 +1,9 @@
 // A real VS Code debugs the seed Dockerfile through the packaged extension: code-server
 // (installed by scripts/code-server.sh) in Debian's Chromium, driven by playwright-core
-// as a person would: gutter click, F5, the Variables view, the Debug Console. Each state
-// is saved as a screenshot. tests/dap/test_vscode_extension.py prepares the builder, the
-// registry cache and the workspace, and passes them in.
+// as a person would: gutter click, F5, the Variables view, the Debug Console; then the
+// language server's lint squiggle, a breakpoint moved to a step and "Debug to here". Each
+// state is saved as a screenshot. tests/dap/test_vscode_extension.py prepares the
+// builder, the registry cache and the workspace, and passes them in.
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -11,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 
 function required(name: string): string {
@@ -133,7 +134,7 @@ function stop(child: ChildProcess): void {
   }
 }
 
-test('VS Code debugs the seed Dockerfile: gutter breakpoint, F5, Variables, exec in the Debug Console, to the end', { timeout: 900_000 }, async (t) => {
+test('VS Code debugs the seed Dockerfile: gutter breakpoint, F5, Variables, exec in the Debug Console, to the end; lint, Debug to here', { timeout: 900_000 }, async (t) => {
   prepare();
   const server = await startCodeServer();
   t.after(() => stop(server.child));
@@ -151,11 +152,63 @@ test('VS Code debugs the seed Dockerfile: gutter breakpoint, F5, Variables, exec
   page.setDefaultTimeout(UI_WAIT);
   try {
     await debugTheSeed(page, server.url);
+    await languageFeatures(page);
   } catch (error) {
     await shot(page, 'failure');
     throw error;
   }
 });
+
+const BREAKPOINT = '.glyph-margin-widgets .codicon-debug-breakpoint';
+// Any breakpoint icon: also the one of a breakpoint the debugger is paused at.
+const ANY_BREAKPOINT = '.glyph-margin-widgets [class*="codicon-debug-breakpoint"]';
+const STACK_FRAME = '.glyph-margin-widgets .codicon-debug-stackframe';
+
+/** The vertical middle of a line of the editor, by its line number. */
+async function lineMiddle(editor: Locator, line: number): Promise<number> {
+  const box = await editor.locator('.margin-view-overlays .line-numbers', { hasText: new RegExp(`^${line}$`) }).boundingBox();
+  assert.ok(box, `line ${line} is not on screen`);
+  return box.y + box.height / 2;
+}
+
+/** The lines (1-based) that show a glyph margin icon. */
+async function glyphLines(editor: Locator, selector: string): Promise<number[]> {
+  const numbers = editor.locator('.margin-view-overlays .line-numbers');
+  const lines: { line: number; top: number; bottom: number }[] = [];
+  for (const n of await numbers.all()) {
+    const box = await n.boundingBox();
+    if (box) {
+      lines.push({ line: Number((await n.innerText()).trim()), top: box.y, bottom: box.y + box.height });
+    }
+  }
+  const found: number[] = [];
+  for (const glyph of await editor.locator(selector).all()) {
+    const box = await glyph.boundingBox();
+    const middle = box ? box.y + box.height / 2 : -1;
+    const at = lines.find((l) => l.top <= middle && middle < l.bottom);
+    if (at) {
+      found.push(at.line);
+    }
+  }
+  return found.sort((a, b) => a - b);
+}
+
+/** A click in the glyph margin of `line`: sets a breakpoint there (the editor may move it). */
+async function gutterClick(page: Page, editor: Locator, line: number): Promise<void> {
+  const glyphBox = await editor.locator('.margin .glyph-margin').boundingBox();
+  assert.ok(glyphBox);
+  const before = (await glyphLines(editor, BREAKPOINT)).length;
+  // The editor takes gutter clicks only once its debug contribution is up: click again
+  // until a breakpoint shows (a second click on a set one would clear it).
+  for (let attempt = 0; (await glyphLines(editor, BREAKPOINT)).length === before; attempt++) {
+    assert.ok(attempt < 20, 'no breakpoint after 20 gutter clicks');
+    const y = await lineMiddle(editor, line);
+    await page.mouse.move(glyphBox.x + glyphBox.width / 2, y);
+    await page.mouse.click(glyphBox.x + glyphBox.width / 2, y);
+    await until(async () => ((await glyphLines(editor, BREAKPOINT)).length > before ? true : undefined), 3000, 'a breakpoint')
+      .catch(() => undefined);
+  }
+}
 
 async function debugTheSeed(page: Page, url: string): Promise<void> {
   await page.goto(`${url}/?folder=${encodeURIComponent(WORKSPACE)}`);
@@ -166,21 +219,17 @@ async function debugTheSeed(page: Page, url: string): Promise<void> {
   const editor = page.locator('.editor-instance .monaco-editor').first();
   await editor.locator('.view-line', { hasText: 'RUN echo hi > /hi' }).waitFor();
 
+  // The language server starts as the adapter does, so with no adapter installed it
+  // cannot: one warning, and debugging goes on without it.
+  const noServer = page.locator('.notification-toast', { hasText: 'The Dockerfile language server' });
+  await noServer.getByRole('button', { name: 'Show Log' }).waitFor();
+  assert.match(await noServer.innerText(), /not-installed\/buildg-dap was not found/);
+  await shot(page, 'no-language-server');
+  await noServer.locator('.codicon-notifications-clear').click();
+  await noServer.waitFor({ state: 'hidden' });
+
   // A gutter click on line 5 sets a breakpoint there.
-  const lineNumber = editor.locator('.margin-view-overlays .line-numbers', { hasText: /^5$/ });
-  const glyphs = editor.locator('.margin .glyph-margin');
-  const numberBox = await lineNumber.boundingBox();
-  const glyphBox = await glyphs.boundingBox();
-  assert.ok(numberBox && glyphBox);
-  const breakpoint = editor.locator('.glyph-margin-widgets .codicon-debug-breakpoint');
-  // The editor takes gutter clicks only once its debug contribution is up: click again
-  // until the breakpoint shows (a second click on a set one would clear it).
-  for (let attempt = 0; !(await breakpoint.isVisible()); attempt++) {
-    assert.ok(attempt < 20, 'no breakpoint after 20 gutter clicks');
-    await page.mouse.move(glyphBox.x + glyphBox.width / 2, numberBox.y + numberBox.height / 2);
-    await page.mouse.click(glyphBox.x + glyphBox.width / 2, numberBox.y + numberBox.height / 2);
-    await breakpoint.waitFor({ timeout: 3000 }).catch(() => undefined);
-  }
+  await gutterClick(page, editor, 5);
   await shot(page, 'breakpoint');
 
   // F5 runs launch.json's configuration (the registry cache). First with no adapter
@@ -192,6 +241,7 @@ async function debugTheSeed(page: Page, url: string): Promise<void> {
   await page.keyboard.press('F5');
   await page.waitForTimeout(2000);
   assert.equal(await missing.count(), 1, 'one notification, however often F5 is pressed');
+  assert.equal(await noServer.count(), 0, 'the language server warning is not repeated');
   assert.equal(await page.locator('.debug-toolbar').isVisible(), false);
   await shot(page, 'adapter-missing');
   await missing.locator('.codicon-notifications-clear').click();
@@ -293,4 +343,93 @@ async function debugTheSeed(page: Page, url: string): Promise<void> {
   await building.waitFor({ state: 'hidden' });
   await page.locator('.output-view .view-lines', { hasText: 'RUN echo building && sleep' }).waitFor();
   await shot(page, 'build-log');
+}
+
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+}
+
+/** The language server, started by the extension as the adapter is: BuildKit's checks
+ * as problems, the last session's record beside the steps, a breakpoint between steps
+ * moved to the next step, and the "Debug to here" code lens. */
+async function languageFeatures(page: Page): Promise<void> {
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  // "Show Explorer": a click on its tab would close the side bar when it is already open.
+  const explorer = { click: () => page.keyboard.press('Control+Shift+E') };
+
+  // `FROM busybox as base`: BuildKit's FromAsCasing check, a squiggle and a problem.
+  await explorer.click();
+  await page.getByRole('treeitem', { name: 'lint.Dockerfile', exact: true }).click();
+  await editor.locator('.view-line', { hasText: 'FROM busybox as base' }).waitFor();
+  await editor.locator('.squiggly-warning').first().waitFor({ timeout: STOP_WAIT });
+  await page.keyboard.press('Control+Shift+M');
+  const problem = page.locator('.markers-panel .monaco-list-row', { hasText: 'FromAsCasing' });
+  await problem.waitFor();
+  assert.match(await problem.innerText(), /buildkit/, await problem.innerText());
+  await shot(page, 'lint');
+
+  // The seed Dockerfile: its steps came from the registry cache in the first session.
+  await explorer.click();
+  await page.getByRole('treeitem', { name: 'Dockerfile', exact: true }).click();
+  await editor.locator('.view-line', { hasText: 'RUN echo hi > /hi' }).waitFor();
+  // (The editor renders spaces as no-break spaces.)
+  const stepLine = editor.locator('.view-line', { hasText: 'RUN echo hi > /hi' });
+  await until(async () => (/\/hi\s*cached$/.test((await stepLine.innerText()).replace(/\s+/g, ' ').trim()) ? true : undefined),
+    UI_WAIT, '"cached" beside RUN echo hi > /hi');
+  await shot(page, 'step-record');
+
+  // A breakpoint on the blank line between two stages goes to the next step.
+  await runCommand(page, 'Remove All Breakpoints');
+  await until(async () => ((await glyphLines(editor, ANY_BREAKPOINT)).length === 0 ? true : undefined), UI_WAIT, 'no breakpoints');
+  await gutterClick(page, editor, 3);
+  await until(async () => {
+    const lines = await glyphLines(editor, BREAKPOINT);
+    return lines.length === 1 && lines[0] === 4 ? true : undefined;
+  }, UI_WAIT, 'the breakpoint set on line 3 to move to line 4');
+  await shot(page, 'breakpoint-moved');
+  await runCommand(page, 'Remove All Breakpoints');
+  await until(async () => ((await glyphLines(editor, ANY_BREAKPOINT)).length === 0 ? true : undefined), UI_WAIT, 'no breakpoints');
+
+  // "Debug to here" above line 10: launch.json's configuration (the registry cache), run
+  // to that step through a breakpoint that goes when the session ends.
+  const line10 = editor.locator('.margin-view-overlays .line-numbers', { hasText: /^10$/ });
+  const top = (await line10.boundingBox())?.y;
+  assert.ok(top !== undefined);
+  const lenses = editor.locator('.codelens-decoration', { hasText: 'Debug to here' });
+  await lenses.first().waitFor();
+  let lens: Locator | undefined;
+  let lensTop = -Infinity;
+  for (const candidate of await lenses.all()) {
+    const box = await candidate.boundingBox();
+    if (box && box.y < top && box.y > lensTop) {
+      lens = candidate;
+      lensTop = box.y;
+    }
+  }
+  assert.ok(lens, 'no "Debug to here" above line 10');
+  await lens.getByText('Debug to here').click();
+  await until(async () => {
+    const lines = await glyphLines(editor, STACK_FRAME);
+    return lines.length === 1 && lines[0] === 10 ? true : undefined;
+  }, STOP_WAIT, 'the debugger to stop at line 10');
+  assert.deepEqual(await glyphLines(editor, ANY_BREAKPOINT), [10]);
+  const variables = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^variables$/i }) });
+  await variables.locator('.monaco-list-row', { hasText: 'instruction' }).waitFor();
+  const seen = await variables.locator('.monaco-list-row').allInnerTexts();
+  await shot(page, 'debug-to-here');
+  assert.ok(seen.some((r) => /instruction\s*=\s*RUN cat \/hello \/hi/.test(r)), seen.join('\n'));
+  assert.ok(seen.some((r) => r.includes(`from imported cache ${CACHE}`)), seen.join('\n'));
+
+  // To the end: the breakpoint "Debug to here" added is gone with the session.
+  await page.locator('.debug-toolbar .codicon-debug-continue').click();
+  await page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: STOP_WAIT });
+  await until(async () => ((await glyphLines(editor, ANY_BREAKPOINT)).length === 0 ? true : undefined),
+    UI_WAIT, 'the temporary breakpoint to go');
+  await shot(page, 'debug-to-here-ended');
 }
