@@ -32,6 +32,14 @@ class QuietClient extends LanguageClient {
   override error(message: string, data?: unknown): void {
     super.error(message, data, false);
   }
+
+  // After a failed initialize the client stops itself without waiting, and throws when it
+  // is still starting; that is logged here rather than left unhandled.
+  override stop(timeout?: number): Promise<void> {
+    return super.stop(timeout).catch((error: unknown) => {
+      this.outputChannel.appendLine(`stopping: ${String(error)}`);
+    });
+  }
 }
 
 export interface ServerHost {
@@ -158,6 +166,10 @@ export class DockerfileLanguageServer implements vscode.Disposable {
       client = new QuietClient('buildgDapLanguageServer', 'buildg-dap language server', serverOptions, clientOptions);
       this.client = client;
       await client.start();
+      // A server that exits during initialize leaves start() resolved, not rejected.
+      if (!client.isRunning()) {
+        throw new Error('it exited as it started');
+      }
       running = true;
     } catch (error) {
       this.client = undefined;
