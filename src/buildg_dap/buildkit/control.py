@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from buildg_dap._proto.buildkit import control_pb2, gateway_pb2
 from buildg_dap.buildkit.connection import Connection
 from buildg_dap.buildkit.errors import from_rpc
+from buildg_dap.buildkit.llb import OWN_INPUT_PREFIXES
 
 
 class CacheEntry(BaseModel):
@@ -72,12 +73,16 @@ async def solve(conn: Connection, spec: SolveSpec) -> dict[str, str]:
 
 async def has_local_results(conn: Connection) -> bool:
     """Whether the builder holds build results of its own (so a CACHED step may have
-    come from its local store rather than an imported cache)."""
+    come from its local store rather than an imported cache). The Dockerfiles we hand
+    the frontend (a language server's lint, say) leave records that are not results."""
     try:
         usage = await conn.control.DiskUsage(control_pb2.DiskUsageRequest())
     except aio.AioRpcError as exc:
         raise from_rpc(exc) from None
-    return any(record.RecordType == "regular" for record in usage.record)
+    return any(
+        record.RecordType == "regular" and not record.Description.startswith(OWN_INPUT_PREFIXES)
+        for record in usage.record
+    )
 
 
 async def worker_platforms(conn: Connection) -> list[str]:

@@ -17,15 +17,10 @@ from buildg_dap.buildkit.build import DOCKERFILE_FRONTEND
 from buildg_dap.buildkit.control import CacheEntry
 from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.gateway import Gateway
-from buildg_dap.buildkit.llb import mkfile_definition
+from buildg_dap.buildkit.llb import LINT_INPUT_PREFIX, dockerfile_input
 
 LINT_REQUEST = "frontend.lint"
 _RESULT_KEY = "result.json"
-# The frontend reads the Dockerfile from this input when present, not from the session.
-_DOCKERFILE_INPUT = "dockerfile"
-# Stands in for the context's .dockerignore, which the frontend would otherwise fetch
-# through the session; no check depends on a context that is not being sent.
-_IGNORE_STUB = b"# not used: lint only\n"
 
 
 class Position(BaseModel):
@@ -82,13 +77,8 @@ async def lint_dockerfile(
     SolveError when the frontend cannot answer at all (a lost builder, say).
     """
     options = {**frontend_options, "filename": filename, "requestid": LINT_REQUEST}
-    dockerfile = mkfile_definition(
-        {filename: data, filename + ".dockerignore": _IGNORE_STUB},
-        name=f"[internal] lint {filename}",
-    )
-    result = await gateway.solve_frontend(
-        DOCKERFILE_FRONTEND, options, cache_imports, inputs={_DOCKERFILE_INPUT: dockerfile}
-    )
+    inputs = dockerfile_input(filename, data, f"{LINT_INPUT_PREFIX}{filename}")
+    result = await gateway.solve_frontend(DOCKERFILE_FRONTEND, options, cache_imports, inputs)
     raw = result.metadata.get(_RESULT_KEY)
     if raw is None:
         raise SolveError(f"the Dockerfile frontend gave no {_RESULT_KEY} for {LINT_REQUEST}")

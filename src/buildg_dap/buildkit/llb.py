@@ -8,6 +8,13 @@ from dataclasses import dataclass, field
 
 from buildg_dap._proto.buildkit import ops_pb2
 
+# Names of the Dockerfiles we hand the frontend as inputs (mkfile_definition): the lint
+# request's and the step-configuration probe's. They name the progress vertices and the
+# records those files leave in the builder's cache, which are not build results.
+LINT_INPUT_PREFIX = "[internal] lint "
+CONFIG_INPUT_PREFIX = "[internal] step configuration: "
+OWN_INPUT_PREFIXES = (LINT_INPUT_PREFIX, CONFIG_INPUT_PREFIX)
+
 
 def op_digest(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -165,3 +172,19 @@ def mkfile_definition(files: dict[str, bytes], name: str = "") -> ops_pb2.Defini
         definition.metadata[op_digest(raw)].description["llb.customname"] = name
     definition.metadata[op_digest(raw_head)].CopyFrom(ops_pb2.OpMetadata())
     return definition
+
+
+# The dockerui config reads the Dockerfile from the frontend input of this name, when
+# present, instead of the session's local "dockerfile" directory.
+DOCKERFILE_INPUT = "dockerfile"
+# Present and non-empty, it stands in for the context's .dockerignore, which the
+# frontend would otherwise fetch through the session on every call. Nothing that hands
+# the frontend its Dockerfile this way builds the context, so no pattern matters.
+_IGNORE_STUB = b"# not used: the context is not built\n"
+
+
+def dockerfile_input(filename: str, data: bytes, name: str) -> dict[str, ops_pb2.Definition]:
+    """Frontend inputs handing the Dockerfile frontend ``data`` as the Dockerfile
+    ``filename``; ``name`` names it in the build's progress and the builder's cache."""
+    files = {filename: data, filename + ".dockerignore": _IGNORE_STUB}
+    return {DOCKERFILE_INPUT: mkfile_definition(files, name=name)}

@@ -26,30 +26,21 @@ from buildg_dap.buildkit.build import DOCKERFILE_FRONTEND
 from buildg_dap.buildkit.control import CacheEntry
 from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.buildkit.gateway import Gateway
-from buildg_dap.buildkit.llb import Graph, mkfile_definition
+from buildg_dap.buildkit.llb import CONFIG_INPUT_PREFIX, Graph, dockerfile_input
 from buildg_dap.debugger.errors import EngineError
 from buildg_dap.debugger.program import Program, Step
 
 if TYPE_CHECKING:
     from buildg_dap.debugger.engine import Engine
 
-# The dockerui config reads the Dockerfile from the frontend input of this name, when
-# present, instead of the session's local "dockerfile" directory.
-DOCKERFILE_INPUT = "dockerfile"
 # Single-platform results carry the image config under this metadata key.
 IMAGE_CONFIG_KEY = "containerimage.config"
 # The frontend's lint setting; it overrides the Dockerfile's ``# check=`` directive.
 _CHECK_OPTION = "build-arg:BUILDKIT_DOCKERFILE_CHECK"
 _MULTI_PLATFORM_OPTIONS = ("build-arg:BUILDKIT_MULTI_PLATFORM", "multi-platform")
 _PROBE = "true"
-# Its cut Dockerfile's vertex in the build's progress is named with this prefix.
-_VERTEX_PREFIX = "[internal] step configuration: "
 # The frontend looks its base images up again on every call, under this name.
 _LOOKUP_VERTEX = re.compile(r"^\[(\S+ )?internal\] load metadata for ")
-# Present and non-empty, it stands in for the context's .dockerignore, which the
-# frontend would otherwise fetch through the session on every call; exclude patterns
-# only shape the context source and do not change any step's configuration.
-_IGNORE_STUB = b"# not used: step configuration only\n"
 
 
 @dataclass(frozen=True)
@@ -90,7 +81,7 @@ async def step_config(engine: Engine, step: Step) -> StepConfig:
 def is_probe_vertex(name: str) -> bool:
     """Whether a progress vertex is a step_config call's bookkeeping rather than the
     build's own work; front ends showing progress during a session leave them out."""
-    return name.startswith(_VERTEX_PREFIX) or bool(_LOOKUP_VERTEX.match(name))
+    return name.startswith(CONFIG_INPUT_PREFIX) or bool(_LOOKUP_VERTEX.match(name))
 
 
 def cut_dockerfile(data: bytes, end_line: int, between: bytes = b"") -> bytes:
@@ -135,14 +126,9 @@ async def probe_config(
     # Warnings were shown for the whole file already; the cut must not repeat them
     # (nor fail on them with check=error=true). A user's own setting is kept.
     options.setdefault(_CHECK_OPTION, "skip=all")
-    dockerfile = mkfile_definition(
-        {filename: cut, filename + ".dockerignore": _IGNORE_STUB},
-        name=f"{_VERTEX_PREFIX}{filename} {where}",
-    )
+    inputs = dockerfile_input(filename, cut, f"{CONFIG_INPUT_PREFIX}{filename} {where}")
     try:
-        result = await gateway.solve_frontend(
-            DOCKERFILE_FRONTEND, options, cache_imports, inputs={DOCKERFILE_INPUT: dockerfile}
-        )
+        result = await gateway.solve_frontend(DOCKERFILE_FRONTEND, options, cache_imports, inputs)
     except SolveError as exc:
         raise EngineError(f"cannot read the configuration at {where}: {exc.message}") from None
     if result.WhichOneof("result") != "ref":
