@@ -34,9 +34,9 @@ export function adapterCommand(settings: AdapterSettings): CommandLine {
   return commandLine(settings, 'dap');
 }
 
-/** The Dockerfile language server: `buildg-dap lsp [--builder ADDR]`. */
+/** The Dockerfile language server: `buildg-dap lsp [--addr ADDR]`. */
 export function languageServerCommand(settings: AdapterSettings, builder: string): CommandLine {
-  return commandLine(settings, 'lsp', ...(builder ? ['--builder', builder] : []));
+  return commandLine(settings, 'lsp', ...(builder ? ['--addr', builder] : []));
 }
 
 /** "Build Dockerfile": a plain `buildg-dap build` of a Dockerfile, its folder the context. */

@@ -29,7 +29,7 @@ test('the adapter command: buildg-dap dap from PATH by default, or PYTHON -m bui
 test('the language server runs as the adapter does, with lsp and the builder setting', () => {
   assert.deepEqual(languageServerCommand({ command: 'buildg-dap', python: '' }, ''), { command: 'buildg-dap', args: ['lsp'] });
   assert.deepEqual(languageServerCommand({ command: 'x', python: '/v/bin/python' }, 'tcp://b:1234'),
-    { command: '/v/bin/python', args: ['-m', 'buildg_dap', 'lsp', '--builder', 'tcp://b:1234'] });
+    { command: '/v/bin/python', args: ['-m', 'buildg_dap', 'lsp', '--addr', 'tcp://b:1234'] });
 });
 
 test('"Build Dockerfile" runs buildg-dap build with the Dockerfile\'s folder as the context', () => {
