@@ -122,3 +122,4 @@ def test_hints_only_where_the_line_still_holds_the_recorded_step() -> None:
     assert "from reg/cache" in str(hints[0].tooltip)
     assert features.inlay_hints(doc, record, range(2, 3))[0].label == "2.1 s"
     assert features.inlay_hints(doc, None, range(0, 10)) == []
+    assert features.format_duration(0.01) == "< 0.1 s"

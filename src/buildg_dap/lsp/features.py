@@ -174,6 +174,8 @@ def _tooltip(entry: LineRecord, record: StepRecord) -> str:
 
 
 def format_duration(seconds: float) -> str:
+    if seconds < 0.05:
+        return "< 0.1 s"  # not "0.0 s": it took some time (a FROM resolving its image, say)
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
