@@ -424,9 +424,11 @@ async function languageFeatures(page: Page): Promise<void> {
   const seen = await variables.locator('.monaco-list-row').allInnerTexts();
   await shot(page, 'debug-to-here');
   assert.ok(seen.some((r) => /instruction\s*=\s*RUN cat \/hello \/hi/.test(r)), seen.join('\n'));
-  // Not run again. The first session left results of its own on this builder, so which
-  // cache the step came from can no longer be told apart, and the status says so.
-  assert.ok(seen.some((r) => /status\s*=\s*cached/.test(r)), seen.join('\n'));
+  // Where the step's result comes from is not checked here: after the first session this
+  // builder holds results of its own, and whether BuildKit matches the registry cache's
+  // keys or its own content-based ones for the COPY --from steps decides whether this RUN
+  // is found or runs again. The launch's fields (the cache included) are checked by the
+  // unit tests of runToLaunch.
 
   // To the end: the breakpoint "Debug to here" added is gone with the session.
   await page.locator('.debug-toolbar .codicon-debug-continue').click();
