@@ -54,14 +54,15 @@ class BuilderOptions(BaseModel):
         return conn
 
 
-def _local_caches(entries: list[CacheEntry], key: str) -> list[CacheEntry]:
-    """Local cache directories made absolute: BuildKit names the content store it asks
-    our session for after the directory as given, so it must not depend on the cwd.
-    Export directories are created up front, as buildctl does."""
+def _local_caches(entries: list[CacheEntry], key: str, base: Path) -> list[CacheEntry]:
+    """Local cache directories made absolute (relative ones are taken from ``base``):
+    BuildKit names the content store it asks our session for after the directory as
+    given, so it must not depend on the cwd. Export directories are created up front, as
+    buildctl does."""
     done = []
     for entry in entries:
         if entry.type == "local":
-            path = Path(entry.attrs[key]).resolve()
+            path = (base / entry.attrs[key]).resolve()
             if key == "dest":
                 try:
                     path.mkdir(parents=True, exist_ok=True)
@@ -110,9 +111,11 @@ class BuildCommand(BaseModel):
         secrets: list[str] | None = None,
         ssh: list[str] | None = None,
         progress: Literal["plain", "quiet"] = "plain",
+        base: Path = Path(),
     ) -> BuildCommand:
         """Validate every part; errors (OptionError and the session services' spec
-        errors) name the flag and the value."""
+        errors) name the flag and the value. Relative paths in the specs (secret files,
+        ssh sockets, local caches) are taken from ``base``."""
         given, context = context, context.resolve()
         if not context.is_dir():
             raise OptionError(f"build context {given} is not a directory")
@@ -130,18 +133,18 @@ class BuildCommand(BaseModel):
             platforms=parse_platforms(platforms or []),
             no_cache=no_cache,
             network=network,
-            cache_imports=_local_caches(parse_caches(cache_from or [], export=False), "src"),
-            cache_exports=_local_caches(parse_caches(cache_to or [], export=True), "dest"),
+            cache_imports=_local_caches(parse_caches(cache_from or [], export=False), "src", base),
+            cache_exports=_local_caches(parse_caches(cache_to or [], export=True), "dest", base),
             outputs=parsed_outputs,
         )
-        secret_specs = [SecretSpec.parse(text) for text in secrets or []]
+        secret_specs = [SecretSpec.parse(text, base) for text in secrets or []]
         check_sources(secret_specs)
         return cls(
             request=request,
             builder=builder,
             progress=progress,
             secrets=secret_specs,
-            ssh=[SSHSpec.parse(text) for text in ssh or []],
+            ssh=[SSHSpec.parse(text, base) for text in ssh or []],
         )
 
     async def pin_caches(self, log: TextIO) -> list[str]:

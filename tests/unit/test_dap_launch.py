@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,30 @@ def test_the_launch_cwd_is_where_relative_paths_start(workspace: Path, tmp_path:
     launch = parse_launch({"cwd": str(workspace), "contextPath": "ctx"})
     request = launch.command(tmp_path / "elsewhere").request
     assert request.context == workspace / "ctx"
+
+
+def test_secret_files_ssh_sockets_and_local_caches_start_at_the_launch_cwd(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """Not at the adapter's working directory, which an editor chooses."""
+    (workspace / "token.txt").write_text("t")
+    with socket.socket(socket.AF_UNIX) as agent:
+        agent.bind(str(workspace / "agent.sock"))
+        raw = {
+            "cwd": str(workspace),
+            "contextPath": "ctx",
+            "secrets": ["id=token,src=token.txt"],
+            "ssh": ["default=agent.sock"],
+            "cacheFrom": ["type=local,src=cache-in"],
+            "cacheTo": ["type=local,dest=cache-out"],
+        }
+        command = parse_launch(raw).command(tmp_path / "adapter-cwd")
+    assert command.secrets[0].src == workspace / "token.txt"
+    assert command.ssh[0].socket == workspace / "agent.sock"
+    assert command.request.cache_imports[0].attrs["src"] == str(workspace / "cache-in")
+    assert command.request.cache_exports[0].attrs["dest"] == str(workspace / "cache-out")
+    missing = command_error({"cwd": str(workspace), "secrets": ["id=x,src=nope.txt"]}, tmp_path)
+    assert str(workspace / "nope.txt") in missing
 
 
 def test_the_dockerfile_defaults_to_the_one_in_the_context(workspace: Path) -> None:

@@ -96,6 +96,7 @@ class LaunchArguments(BaseModel):
                 cache_to=self.cacheTo,
                 secrets=self.secrets,
                 ssh=self.ssh,
+                base=cwd,
             )
         except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:
             raise LaunchError(str(exc)) from None

@@ -43,7 +43,9 @@ class SecretSpec(BaseModel):
         return self
 
     @classmethod
-    def parse(cls, text: str) -> SecretSpec:
+    def parse(cls, text: str, base: Path = Path()) -> SecretSpec:
+        """buildx's form; a relative ``src`` is taken from ``base``."""
+
         def invalid(reason: str) -> SecretSpecError:
             return SecretSpecError(f"invalid secret spec {text!r}: {reason}")
 
@@ -79,7 +81,7 @@ class SecretSpec(BaseModel):
             else:
                 src = ident
         # buildx sends both when both are given; BuildKit then reads the variable.
-        return cls(id=ident, src=None if env else Path(src), env=env or None)
+        return cls(id=ident, src=None if env else base / src, env=env or None)
 
 
 def check_sources(specs: Sequence[SecretSpec]) -> None:

@@ -41,8 +41,9 @@ class SSHSpec(BaseModel):
     socket: Path
 
     @classmethod
-    def parse(cls, text: str) -> SSHSpec:
-        """buildx's form ``ID[=PATH[,PATH...]]``; no path means ``$SSH_AUTH_SOCK``."""
+    def parse(cls, text: str, base: Path = Path()) -> SSHSpec:
+        """buildx's form ``ID[=PATH[,PATH...]]``; no path means ``$SSH_AUTH_SOCK``, a
+        relative one is taken from ``base``."""
 
         def invalid(reason: str) -> SSHSpecError:
             return SSHSpecError(f"invalid ssh spec {text!r}: {reason}")
@@ -54,16 +55,16 @@ class SSHSpec(BaseModel):
             if not agent:
                 raise invalid("SSH_AUTH_SOCK is not set; start ssh-agent or give ID=SOCKET")
             paths = [agent]
-        sockets = [_agent_socket(path, invalid) for path in paths]
+        sockets = [_agent_socket(path, base, invalid) for path in paths]
         if len(sockets) > 1:
             raise invalid("only one agent socket can be forwarded per id")
         return cls(id=ident or DEFAULT_ID, socket=sockets[0])
 
 
-def _agent_socket(text: str, invalid: Callable[[str], SSHSpecError]) -> Path:
+def _agent_socket(text: str, base: Path, invalid: Callable[[str], SSHSpecError]) -> Path:
     if not text:
         raise invalid("empty path")
-    path = Path(text)
+    path = base / text
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
