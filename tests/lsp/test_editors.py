@@ -1,6 +1,7 @@
 """``buildg-dap lsp`` with the editor setups of examples/editors, headless, on the real
 daemon: Neovim's built-in LSP client (check-lsp.lua), Emacs's lsp-mode (check-lsp.el, with
-the lenses carried out by dap-mode, and without it) and eglot (check-eglot.el)."""
+the lenses carried out by dap-mode, and without it) and eglot (check-eglot.el); and the
+adapter with Emacs's dap-mode (check.el)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,16 @@ def test_emacs_eglot(tmp_path: Path, builder_a: Buildkitd) -> None:
     env = _editor_env(tmp_path, builder_a)
     output = _run(["emacs", "--batch", "-l", str(check)], tmp_path, env)
     assert "check-eglot: OK" in output, output
+
+
+def test_emacs_dap_mode_debugs_the_seed(tmp_path: Path, builder_a: Buildkitd) -> None:
+    """check.el: dap-mode and buildg-dap.el, the seed walkthrough's stop at line 5."""
+    env = _editor_env(tmp_path, builder_a)
+    dockerfile = tmp_path / "seed" / "Dockerfile"
+    dockerfile.parent.mkdir()
+    shutil.copy(ROOT / "examples" / "seed" / "Dockerfile", dockerfile)
+    env["BUILDG_DAP_DOCKERFILE"] = str(dockerfile)
+    output = _run(["emacs", "--batch", "-l", str(EDITORS / "emacs" / "check.el")], tmp_path, env)
+    assert "stopped at [build2 2/2] RUN echo hi > /hi line 5" in output, output
+    assert "exec cat /hi: exit code 0" in output, output
+    assert "build ended: OK" in output, output

@@ -11,18 +11,9 @@
 ;;; Code:
 
 (package-initialize)
+(load (expand-file-name "check-common.el" (file-name-directory load-file-name)))
 (require 'eglot)
 (load (expand-file-name "buildg-dap-lsp.el" (file-name-directory load-file-name)))
-
-(defun check--env (name &optional default)
-  (or (getenv name) default (error "%s is not set" name)))
-
-(defun check--wait (what seconds predicate)
-  (let ((deadline (+ (float-time) seconds)))
-    (while (not (funcall predicate))
-      (when (> (float-time) deadline)
-        (error "Timed out after %ss waiting for %s" seconds what))
-      (accept-process-output nil 0.05))))
 
 (unless (require 'dockerfile-mode nil t)
   (define-derived-mode dockerfile-mode prog-mode "Dockerfile"))

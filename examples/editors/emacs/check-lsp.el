@@ -16,22 +16,13 @@
 ;;; Code:
 
 (package-initialize)
+(load (expand-file-name "check-common.el" (file-name-directory load-file-name)))
 (when (getenv "BUILDG_DAP_WITHOUT_DAP_MODE")
   ;; As if dap-mode were not installed.
   (setq load-path (seq-remove (lambda (dir) (string-match-p "/dap-mode-[^/]*/?\\'" dir)) load-path)))
 (require 'lsp-mode)
 (require 'lsp-lens)
 (load (expand-file-name "buildg-dap-lsp.el" (file-name-directory load-file-name)))
-
-(defun check--env (name &optional default)
-  (or (getenv name) default (error "%s is not set" name)))
-
-(defun check--wait (what seconds predicate)
-  (let ((deadline (+ (float-time) seconds)))
-    (while (not (funcall predicate))
-      (when (> (float-time) deadline)
-        (error "Timed out after %ss waiting for %s" seconds what))
-      (accept-process-output nil 0.05))))
 
 (defun check--lens-lines ()
   "Line (1-based) -> the titles lsp-lens-mode shows there."

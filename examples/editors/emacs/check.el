@@ -10,21 +10,12 @@
 ;;; Code:
 
 (package-initialize)
+(load (expand-file-name "check-common.el" (file-name-directory load-file-name)))
 (setq dap-breakpoints-file (make-temp-file "buildg-dap-breakpoints"))
 (load (expand-file-name "buildg-dap.el" (file-name-directory load-file-name)))
 
-(defun check--env (name &optional default)
-  (or (getenv name) default (error "%s is not set" name)))
-
 (setq buildg-dap-builder (check--env "BUILDG_DAP_BUILDER"))
 (setq buildg-dap-command (split-string (check--env "BUILDG_DAP_COMMAND" "buildg-dap dap")))
-
-(defun check--wait (what seconds predicate)
-  (let ((deadline (+ (float-time) seconds)))
-    (while (not (funcall predicate))
-      (when (> (float-time) deadline)
-        (error "Timed out after %ss waiting for %s" seconds what))
-      (accept-process-output nil 0.2))))
 
 (defvar check--ended nil)
 (add-hook 'dap-terminated-hook (lambda (_session) (setq check--ended t)))
