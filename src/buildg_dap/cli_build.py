@@ -7,7 +7,7 @@ import sys
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from buildg_dap.cli_common import add_build_flags, build_command, fail
+from buildg_dap.cli_common import CommandLineError, add_build_flags, build_command, fail
 
 # What the build needs is imported when it runs, so that --help is quick.
 if TYPE_CHECKING:
@@ -99,14 +99,8 @@ def _warn(message: str) -> None:
 def run(ns: argparse.Namespace) -> int:
     import anyio
 
-    from buildg_dap.buildkit.connection import BuilderError
-    from buildg_dap.buildkit.options import OptionError
-    from buildg_dap.buildkit.session.secrets import SecretSpecError
-    from buildg_dap.buildkit.session.ssh import SSHSpecError
-    from buildg_dap.dockerauth.config import ConfigError
-
     try:
         command = build_command(ns)
-    except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:
+    except CommandLineError as exc:
         return fail(exc)
     return anyio.run(build, command)

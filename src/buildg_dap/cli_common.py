@@ -64,9 +64,25 @@ def add_build_flags(parser: argparse.ArgumentParser, *, debug: bool = False) -> 
     add_builder_flags(parser)
 
 
+class CommandLineError(Exception):
+    """A flag's value that cannot be used; the message names the flag and the value."""
+
+
 def build_command(ns: argparse.Namespace) -> BuildCommand:
-    """The ``build`` or ``debug`` command line, validated."""
-    from buildg_dap.buildkit.options import parse_build_args
+    """The ``build`` or ``debug`` command line, validated; raises CommandLineError."""
+    from buildg_dap.buildkit.connection import BuilderError
+    from buildg_dap.buildkit.options import OptionError, parse_build_args
+    from buildg_dap.buildkit.session.secrets import SecretSpecError
+    from buildg_dap.buildkit.session.ssh import SSHSpecError
+    from buildg_dap.dockerauth.config import ConfigError
+
+    try:
+        return _create_command(ns, parse_build_args(ns.build_arg))
+    except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:
+        raise CommandLineError(str(exc)) from None
+
+
+def _create_command(ns: argparse.Namespace, build_args: dict[str, str]) -> BuildCommand:
     from buildg_dap.command import BuildCommand
 
     return BuildCommand.create(
@@ -74,7 +90,7 @@ def build_command(ns: argparse.Namespace) -> BuildCommand:
         dockerfile=ns.file,
         builder=builder_options(ns),
         target=ns.target,
-        build_args=parse_build_args(ns.build_arg),
+        build_args=build_args,
         platforms=ns.platform,
         no_cache=getattr(ns, "no_cache", False),
         network=getattr(ns, "network", ""),

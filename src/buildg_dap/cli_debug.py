@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from buildg_dap.cli_common import add_build_flags, build_command, fail
+from buildg_dap.cli_common import CommandLineError, add_build_flags, build_command, fail
 
 # What the session needs is imported when it runs, so that --help is quick.
 if TYPE_CHECKING:
@@ -62,15 +62,9 @@ async def _warn_unrunnable(conn: Connection, platforms: list[str]) -> None:
 def run(ns: argparse.Namespace) -> int:
     import anyio
 
-    from buildg_dap.buildkit.connection import BuilderError
-    from buildg_dap.buildkit.options import OptionError
-    from buildg_dap.buildkit.session.secrets import SecretSpecError
-    from buildg_dap.buildkit.session.ssh import SSHSpecError
-    from buildg_dap.dockerauth.config import ConfigError
-
     try:
         command = build_command(ns)
-    except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:
+    except CommandLineError as exc:
         return fail(exc)
     platforms = command.request.platforms
     if len(platforms) > 1:
