@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -193,3 +193,31 @@ async def launch(client: DapClient, config: Message, lines: list[int]) -> Messag
     if not response["success"]:
         raise DapError(response)
     return answer
+
+
+async def walk_seed(
+    client: DapClient, at_line_5: Callable[[Message], Awaitable[None]] | None = None
+) -> None:
+    """The seed walkthrough once launched with breakpoints on lines 5 and 10: ``exec`` at
+    each stop, then on to a successful end. ``at_line_5`` gets the first stopped event
+    for checks of its own."""
+    first = await client.stopped()
+    assert first["reason"] == "breakpoint"
+    assert (await client.top_frame())["line"] == 5
+    assert (await client.evaluate("exec cat /hi"))["result"] == "exit code 0"
+    assert client.output("stdout").endswith("hi\n")
+    if at_line_5 is not None:
+        await at_line_5(first)
+    mark = len(client.events)
+    await client.request("continue", {"threadId": 1})
+    second = await client.stopped(after=mark)
+    assert second["reason"] == "breakpoint"
+    assert (await client.top_frame())["line"] == 10
+    before = len(client.output("stdout"))
+    await client.evaluate("exec cat /hello /hi")
+    assert client.output("stdout")[before:] == "hello\nhi\n"
+    mark = len(client.events)
+    await client.request("continue", {"threadId": 1})
+    exited = await client.event("exited", after=mark)
+    assert exited["body"]["exitCode"] == 0
+    await client.event("terminated", after=mark)

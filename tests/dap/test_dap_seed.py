@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from tests.dap.dapclient import dap_session, launch
+from tests.dap.dapclient import Message, dap_session, launch, walk_seed
 from tests.integration.cliutil import recorded_lines, write_context
 from tests.lab import Buildkitd, Registry, buildctl_build
 
@@ -33,31 +33,14 @@ def test_seed_walkthrough_over_dap(
             )  # fmt: skip
             assert [b["verified"] for b in answer["breakpoints"]] == [True, True]
             assert [b["line"] for b in answer["breakpoints"]] == [5, 10]
-            first = await client.stopped()
-            assert first["reason"] == "breakpoint"
-            assert first["hitBreakpointIds"] == [answer["breakpoints"][0]["id"]]
-            assert (await client.top_frame())["line"] == 5
-            result = await client.evaluate("exec cat /hi")
-            assert result["result"] == "exit code 0"
-            assert client.output("stdout").endswith("hi\n")
-            step = await client.scope("Step")
-            assert step["instruction"] == "RUN echo hi > /hi"
-            assert step["result"] == f"from imported cache {cache}"
 
-            mark = len(client.events)
-            await client.request("continue", {"threadId": 1})
-            second = await client.stopped(after=mark)
-            assert second["reason"] == "breakpoint"
-            assert (await client.top_frame())["line"] == 10
-            before = len(client.output("stdout"))
-            await client.evaluate("exec cat /hello /hi")
-            assert client.output("stdout")[before:] == "hello\nhi\n"
+            async def at_line_5(first: Message) -> None:
+                assert first["hitBreakpointIds"] == [answer["breakpoints"][0]["id"]]
+                step = await client.scope("Step")
+                assert step["instruction"] == "RUN echo hi > /hi"
+                assert step["result"] == f"from imported cache {cache}"
 
-            mark = len(client.events)
-            await client.request("continue", {"threadId": 1})
-            exited = await client.event("exited", after=mark)
-            assert exited["body"]["exitCode"] == 0
-            await client.event("terminated", after=mark)
+            await walk_seed(client, at_line_5)
             console = client.output("console")
             for step_name in ("[build2 2/2] RUN echo hi > /hi",
                               "[build1 2/2] RUN echo hello > /hello",

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.dap.dapclient import dap_session, launch
+from tests.dap.dapclient import dap_session, launch, walk_seed
 from tests.integration.cliutil import write_context
 from tests.lab import Buildkitd, Lab, Registry, buildctl_build
 from tests.lab.certs import Certs
@@ -35,22 +35,7 @@ async def _walk(config: dict[str, object], env: dict[str, str], context: Path) -
     async with dap_session(env=env) as client:
         answer = await launch(client, {"contextPath": str(context), **config}, [5, 10])
         assert [b["verified"] for b in answer["breakpoints"]] == [True, True]
-        first = await client.stopped()
-        assert first["reason"] == "breakpoint"
-        assert (await client.top_frame())["line"] == 5
-        assert (await client.evaluate("exec cat /hi"))["result"] == "exit code 0"
-        assert client.output("stdout").endswith("hi\n")
-        mark = len(client.events)
-        await client.request("continue", {"threadId": 1})
-        await client.stopped(after=mark)
-        assert (await client.top_frame())["line"] == 10
-        before = len(client.output("stdout"))
-        await client.evaluate("exec cat /hello /hi")
-        assert client.output("stdout")[before:] == "hello\nhi\n"
-        mark = len(client.events)
-        await client.request("continue", {"threadId": 1})
-        exited = await client.event("exited", after=mark)
-        assert exited["body"]["exitCode"] == 0
+        await walk_seed(client)
         await client.request("disconnect")
 
 
