@@ -4,6 +4,7 @@ last build's step record as inlay hints."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from lsprotocol import types as lsp
 
 from tests.integration.cliutil import run_cli, write_context
 from tests.lab import Buildkitd
-from tests.lsp.lspclient import Client, lsp_client
+from tests.lab.service import clean_env
+from tests.lsp.lspclient import Client, lsp_client, server_command
 
 # Two checks BuildKit names FromAsCasing and MaintainerDeprecated, on lines 1 and 2.
 VIOLATIONS = """\
@@ -280,3 +282,35 @@ async def no_second_message(client: Client) -> None:
     with anyio.move_on_after(3):
         await client.until(lambda: len(client.messages) > 1)
     assert len(client.messages) == 1, client.messages
+
+
+def _frame(message: dict[str, object]) -> bytes:
+    body = json.dumps(message).encode()
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+@pytest.mark.anyio
+async def test_an_editor_that_goes_away_ends_the_server(
+    builder_a: Buildkitd, tmp_path: Path
+) -> None:
+    """stdin closing without shutdown/exit (an editor killed) ends the server, and with
+    it the build it held open on the builder."""
+    path = write_context(tmp_path, VIOLATIONS) / "Dockerfile"
+    command = server_command("--addr", builder_a.address)
+    async with await anyio.open_process(command, env=clean_env()) as server:
+        assert server.stdin is not None and server.stdout is not None
+        await server.stdin.send(
+            _frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                    "params": {"capabilities": {}}})
+            + _frame({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+            + _frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+                "textDocument": {"uri": path.as_uri(), "languageId": "dockerfile",
+                                 "version": 1, "text": VIOLATIONS}}})
+        )  # fmt: skip
+        received = b""
+        with anyio.fail_after(60):
+            while b"FromAsCasing" not in received:  # the held build answered a lint
+                received += await server.stdout.receive()
+        await server.stdin.aclose()
+        with anyio.fail_after(10):
+            assert await server.wait() == 0
