@@ -33,6 +33,7 @@ from tests.lab.service import clean_env  # noqa: E402
 __all__ = [
     "BUILDCTL_BIN",
     "REPO",
+    "STEP_DOCKERFILE",
     "Buildkitd",
     "Lab",
     "Measured",
@@ -49,7 +50,27 @@ __all__ = [
     "report_ratio",
     "run_measured",
     "scratch_dir",
+    "write_context",
 ]
+
+
+# One stage of small steps of each kind (RUN, COPY, WORKDIR, ENV), for stepping over them
+# once they are in the builder's cache; its COPYs want write_context's a.txt and b.txt.
+STEP_DOCKERFILE = (
+    "FROM busybox\n"
+    + "".join(f"RUN echo {i} > /step{i}\n" for i in range(1, 9))
+    + "COPY a.txt /a.txt\nCOPY b.txt /b.txt\nWORKDIR /w\nENV X=1\n"
+    + "RUN cat /a.txt /b.txt > /ab && sha256sum /ab\n"
+)
+
+
+def write_context(root: Path, dockerfile: str) -> Path:
+    """A build context at ``root``: the Dockerfile and two small files it may COPY."""
+    root.mkdir()
+    (root / "Dockerfile").write_text(dockerfile)
+    (root / "a.txt").write_text("a\n" * 1000)
+    (root / "b.txt").write_text("b\n" * 1000)
+    return root
 
 
 def print_header(title: str) -> None:

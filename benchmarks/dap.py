@@ -32,6 +32,7 @@ from typing import Any
 import anyio
 from common import (
     REPO,
+    STEP_DOCKERFILE,
     Buildkitd,
     Lab,
     buildctl_build_argv,
@@ -43,6 +44,7 @@ from common import (
     report_ratio,
     run_measured,
     scratch_dir,
+    write_context,
 )
 
 from tests.dap.dapclient import DapClient, DapError
@@ -63,27 +65,11 @@ BUILDX_VERSION = "v0.36.1"
 SEED = (REPO / "examples" / "seed" / "Dockerfile").read_text()
 SEED_LINES = [2, 5, 10]
 
-# One stage of small cached steps of each kind: `next` stays within a stage.
-STEPS = (
-    "FROM busybox\n"
-    + "".join(f"RUN echo {i} > /step{i}\n" for i in range(1, 9))
-    + "COPY a.txt /a.txt\nCOPY b.txt /b.txt\nWORKDIR /w\nENV X=1\n"
-    + "RUN cat /a.txt /b.txt > /ab && sha256sum /ab\n"
-)
-
 PARALLEL = (
     "".join(f"FROM busybox AS {s}\nRUN sleep 3 && echo {s} > /{s}\n\n" for s in "abc")
     + "FROM busybox\n"
     + "".join(f"COPY --from={s} /{s} /{s}\n" for s in "abc")
 )
-
-
-def write_context(root: Path, dockerfile: str) -> Path:
-    root.mkdir()
-    (root / "Dockerfile").write_text(dockerfile)
-    (root / "a.txt").write_text("a\n" * 1000)
-    (root / "b.txt").write_text("b\n" * 1000)
-    return root
 
 
 # --- the two adapters ---------------------------------------------------------------
@@ -478,7 +464,7 @@ async def fill_cache(adapter: Adapter, context: Path, log: Path) -> None:
 
 async def step_through(adapter: Adapter, context: Path, execs: int, log: Path) -> StepRun:
     """Stop on entry, `next` to the end; ``execs`` execs at the last step (a RUN)."""
-    last_line = len(STEPS.splitlines())
+    last_line = len(STEP_DOCKERFILE.splitlines())
     run = StepRun()
     async with open_session(adapter, context, log) as session:
         await session.launch(context, [], stopOnEntry=True)
@@ -509,7 +495,7 @@ def stepping(
         "(2) `next` over cached steps (send next to stopped) and "
         "(3) `exec true` at a stop (evaluate round trip)"
     )
-    context = write_context(tmp / "steps", STEPS)
+    context = write_context(tmp / "steps", STEP_DOCKERFILE)
     builder = lab.fresh_builder()
     results: dict[str, list[StepRun]] = {"ours": [], "buildx": []}
     try:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import anyio
 from common import (
+    STEP_DOCKERFILE,
     Buildkitd,
     Lab,
     buildctl_build_argv,
@@ -32,6 +33,7 @@ from common import (
     report_ratio,
     run_measured,
     scratch_dir,
+    write_context,
 )
 
 from buildg_dap.buildkit.build import BuildRequest
@@ -57,23 +59,6 @@ COPY --from=hash /sums /sums
 COPY --from=gen /data/1 /one
 RUN sha256sum /one >> /sums && wc -l /sums
 """
-
-# Many small steps of each kind, for stepping over them once they are cached.
-STEP_DOCKERFILE = (
-    "FROM busybox\n"
-    + "".join(f"RUN echo {i} > /step{i}\n" for i in range(1, 9))
-    + "COPY a.txt /a.txt\nCOPY b.txt /b.txt\nWORKDIR /w\nENV X=1\n"
-    + "RUN cat /a.txt /b.txt > /ab && sha256sum /ab\n"
-)
-
-
-def write_context(root: Path, dockerfile: str) -> Path:
-    root.mkdir()
-    (root / "Dockerfile").write_text(dockerfile)
-    (root / "a.txt").write_text("a\n" * 1000)
-    (root / "b.txt").write_text("b\n" * 1000)
-    return root
-
 
 # --- (a) whole run ------------------------------------------------------------------
 
