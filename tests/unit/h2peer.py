@@ -7,14 +7,15 @@ library the server uses, so a test can send what no library would.
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 
 import anyio
 import hpack
 
-from buildg_dap.buildkit.session.h2server import H2Connection
+from buildg_dap.buildkit.session.h2server import H2Connection, Stream
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 END_STREAM = ACK = 0x1
@@ -199,3 +200,18 @@ async def serve(peer: Peer, connection: H2Connection, done: anyio.Event) -> None
     finally:
         await peer._to_peer.aclose()
         done.set()
+
+
+@asynccontextmanager
+async def serving(handler: Callable[[Stream], Awaitable[None]]) -> AsyncIterator[Peer]:
+    """A server for ``handler`` on a new peer; on exit the peer's end closes, the server
+    has 10 s to finish, and handlers still running (one that never returns) are cancelled."""
+    peer = Peer()
+    done = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(serve, peer, H2Connection(handler), done)
+        yield peer
+        await peer.to_server.aclose()
+        with anyio.fail_after(10):
+            await done.wait()
+        tg.cancel_scope.cancel()

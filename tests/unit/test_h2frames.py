@@ -3,14 +3,11 @@ arbitrary chunks, padding, reserved bits, and frames of impossible sizes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import anyio
 import pytest
 from h2.exceptions import ProtocolError
 
-from buildg_dap.buildkit.session.h2server import H2Connection, Stream
+from buildg_dap.buildkit.session.h2server import Stream
 from tests.unit.h2peer import (
     END_HEADERS,
     END_STREAM,
@@ -22,7 +19,7 @@ from tests.unit.h2peer import (
     T,
     frame,
     request_headers,
-    serve,
+    serving,
     settings,
 )
 
@@ -48,18 +45,6 @@ class Echo:
         stream.send_trailers([("grpc-status", "0")])
 
 
-@asynccontextmanager
-async def server(echo: Echo) -> AsyncIterator[Peer]:
-    peer = Peer()
-    done = anyio.Event()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(serve, peer, H2Connection(echo), done)
-        yield peer
-        await peer.to_server.aclose()
-        with anyio.fail_after(10):
-            await done.wait()
-
-
 async def _answer(peer: Peer, stream: int = 1) -> bytes:
     data = await peer.next_frame(T.DATA)
     assert data.stream == stream
@@ -69,7 +54,7 @@ async def _answer(peer: Peer, stream: int = 1) -> bytes:
 @pytest.mark.anyio
 async def test_frames_are_cut_from_arbitrary_chunks() -> None:
     echo = Echo()
-    async with server(echo) as peer:
+    async with serving(echo) as peer:
         block = peer.encoder.encode(request_headers("/svc/Echo"))
         wire = (
             PREFACE
@@ -89,7 +74,7 @@ async def test_frames_are_cut_from_arbitrary_chunks() -> None:
 @pytest.mark.anyio
 async def test_the_stream_id_reserved_bit_is_ignored() -> None:
     echo = Echo()
-    async with server(echo) as peer:
+    async with serving(echo) as peer:
         await peer.start(*peer.headers(1, "/svc/Echo", end_stream=False))
         await peer.to_server.send(frame(T.DATA, END_STREAM, 0x80000001, b"body"))
         assert await _answer(peer) == b"body"
@@ -98,7 +83,7 @@ async def test_the_stream_id_reserved_bit_is_ignored() -> None:
 @pytest.mark.anyio
 async def test_padding_and_priority_fields_are_stripped() -> None:
     echo = Echo()
-    async with server(echo) as peer:
+    async with serving(echo) as peer:
         block = peer.encoder.encode(request_headers("/svc/Padded"))
         headers = bytes([2]) + b"\0\0\0\0\x10" + block + b"\0\0"  # pad 2, priority fields
         await peer.start(
@@ -113,7 +98,7 @@ async def test_padding_and_priority_fields_are_stripped() -> None:
 @pytest.mark.parametrize("wire", [b"GET / HTTP/1.1\r\n\r\n", b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"])
 async def test_a_client_that_is_not_http2_is_refused(wire: bytes) -> None:
     echo = Echo()
-    async with server(echo) as peer:
+    async with serving(echo) as peer:
         await peer.to_server.send(wire)
         with anyio.fail_after(10):
             while True:  # the server ends the connection (a GOAWAY may be left out)
@@ -126,7 +111,7 @@ async def test_a_client_that_is_not_http2_is_refused(wire: bytes) -> None:
 
 
 async def _refused(wire: bytes) -> tuple[str, int, int]:
-    async with server(Echo()) as peer:
+    async with serving(Echo()) as peer:
         await peer.start(wire)
         return await peer.refusal()
 

@@ -3,13 +3,10 @@ server answers it (RFC 9113 §5, §6; the limits it advertises)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-
 import anyio
 import pytest
 
-from buildg_dap.buildkit.session.h2server import H2Connection, Stream
+from buildg_dap.buildkit.session.h2server import Stream
 from tests.unit.h2peer import (
     END_HEADERS,
     END_STREAM,
@@ -20,10 +17,10 @@ from tests.unit.h2peer import (
     T,
     frame,
     request_headers,
+    serving,
     settings,
     window_update,
 )
-from tests.unit.h2peer import serve as serve_peer
 
 FRAME = 16_384  # the largest frame a peer may send before we say otherwise
 
@@ -52,19 +49,6 @@ class Handlers:
         stream.send_trailers([("grpc-status", "0")])
 
 
-@asynccontextmanager
-async def server(handler: Callable[[Stream], Awaitable[None]]) -> AsyncIterator[Peer]:
-    peer = Peer()
-    done = anyio.Event()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(serve_peer, peer, H2Connection(handler), done)
-        yield peer
-        await peer.to_server.aclose()
-        with anyio.fail_after(10):
-            await done.wait()
-        tg.cancel_scope.cancel()
-
-
 def data_frames(stream: int, size: int) -> bytes:
     return b"".join(
         frame(T.DATA, 0, stream, bytes(min(FRAME, size - start)))
@@ -74,7 +58,7 @@ def data_frames(stream: int, size: int) -> bytes:
 
 @pytest.mark.anyio
 async def test_the_server_advertises_its_stream_and_header_list_limits() -> None:
-    async with server(Handlers().reply) as peer:
+    async with serving(Handlers().reply) as peer:
         ours = await peer.start()
     assert 1 <= ours[S.MAX_CONCURRENT_STREAMS] <= 1000
     assert 16 << 10 <= ours[S.MAX_HEADER_LIST_SIZE] <= 16 << 20
@@ -83,7 +67,7 @@ async def test_the_server_advertises_its_stream_and_header_list_limits() -> None
 @pytest.mark.anyio
 async def test_endless_continuation_frames_end_the_connection() -> None:
     handlers = Handlers()
-    async with server(handlers.hold) as peer:
+    async with serving(handlers.hold) as peer:
         await peer.start()
         # A header block that never ends: each piece is a legal frame, the whole is not.
         flood = frame(T.HEADERS, 0, 1, b"\x00" * 10) + b"".join(
@@ -99,7 +83,7 @@ async def test_endless_continuation_frames_end_the_connection() -> None:
 @pytest.mark.anyio
 async def test_a_header_list_over_the_advertised_size_ends_the_connection() -> None:
     handlers = Handlers()
-    async with server(handlers.hold) as peer:
+    async with serving(handlers.hold) as peer:
         limit = (await peer.start())[S.MAX_HEADER_LIST_SIZE]
         # After its first copy each repeat is one byte on the wire (an HPACK index):
         # a small block that decodes to a list far over the limit.
@@ -117,7 +101,7 @@ async def test_a_large_header_list_within_the_limit_reaches_the_handler() -> Non
     # 64 KiB may be legal, and from the first request on (before our SETTINGS is acked).
     handlers = Handlers()
     patterns = [("exclude-patterns", f"dir{i:05d}/**/*.tmp") for i in range(8000)]
-    async with server(handlers.reply) as peer:
+    async with serving(handlers.reply) as peer:
         fields = request_headers("/svc/Many") + patterns
         await peer.to_server.send(PREFACE + b"".join(peer.headers(1, "", fields=fields)))
         trailers = await peer.next_frame(T.HEADERS)
@@ -129,7 +113,7 @@ async def test_a_large_header_list_within_the_limit_reaches_the_handler() -> Non
 @pytest.mark.anyio
 async def test_streams_beyond_the_advertised_limit_are_refused() -> None:
     handlers = Handlers()
-    async with server(handlers.hold) as peer:
+    async with serving(handlers.hold) as peer:
         limit = (await peer.start())[S.MAX_CONCURRENT_STREAMS]
         opened = [
             part
@@ -148,7 +132,7 @@ async def test_data_beyond_a_stream_window_is_a_flow_control_error() -> None:
     # The handler reads nothing, so nothing is credited back: what the stream may
     # queue is its window, and a peer that sends more is refused, not buffered.
     handlers = Handlers()
-    async with server(handlers.hold) as peer:
+    async with serving(handlers.hold) as peer:
         window = (await peer.start()).get(S.INITIAL_WINDOW_SIZE, 65_535)
         opening = b"".join(peer.headers(1, "/svc/Hold", end_stream=False))
         await peer.to_server.send(opening + data_frames(1, window + FRAME))
@@ -160,7 +144,7 @@ async def test_data_beyond_a_stream_window_is_a_flow_control_error() -> None:
 @pytest.mark.anyio
 async def test_data_beyond_the_connection_window_is_a_flow_control_error() -> None:
     handlers = Handlers()
-    async with server(handlers.hold) as peer:
+    async with serving(handlers.hold) as peer:
         stream_window = (await peer.start()).get(S.INITIAL_WINDOW_SIZE, 65_535)
         update = await peer.next_frame(T.WINDOW_UPDATE)
         assert update.stream == 0
@@ -181,7 +165,7 @@ async def test_data_beyond_the_connection_window_is_a_flow_control_error() -> No
 @pytest.mark.anyio
 @pytest.mark.parametrize("size", [0, FRAME - 1, 1 << 24])
 async def test_a_max_frame_size_out_of_range_ends_the_connection(size: int) -> None:
-    async with server(Handlers().reply) as peer:
+    async with serving(Handlers().reply) as peer:
         await peer.start(settings({S.MAX_FRAME_SIZE: size}))
         kind, _, code = await peer.refusal()
     assert (kind, code) == ("GOAWAY", E.PROTOCOL_ERROR)
@@ -190,7 +174,7 @@ async def test_a_max_frame_size_out_of_range_ends_the_connection(size: int) -> N
 @pytest.mark.anyio
 @pytest.mark.parametrize("stream", [0, 1])
 async def test_a_window_update_of_zero_is_an_error(stream: int) -> None:
-    async with server(Handlers().hold) as peer:
+    async with serving(Handlers().hold) as peer:
         await peer.start(*peer.headers(1, "/svc/Hold", end_stream=False))
         await peer.to_server.send(window_update(stream, 0))
         kind, at, code = await peer.refusal()
@@ -200,7 +184,7 @@ async def test_a_window_update_of_zero_is_an_error(stream: int) -> None:
 
 @pytest.mark.anyio
 async def test_a_connection_window_past_2_31_is_a_connection_error() -> None:
-    async with server(Handlers().hold) as peer:
+    async with serving(Handlers().hold) as peer:
         await peer.start()
         await peer.to_server.send(window_update(0, (1 << 31) - 1))
         kind, _, code = await peer.refusal()
@@ -209,7 +193,7 @@ async def test_a_connection_window_past_2_31_is_a_connection_error() -> None:
 
 @pytest.mark.anyio
 async def test_a_stream_window_past_2_31_resets_that_stream() -> None:
-    async with server(Handlers().hold) as peer:
+    async with serving(Handlers().hold) as peer:
         await peer.start(*peer.headers(1, "/svc/Hold", end_stream=False))
         await peer.to_server.send(window_update(1, (1 << 31) - 1))
         refusal = await peer.refusal()
@@ -228,7 +212,7 @@ async def test_a_stream_window_past_2_31_resets_that_stream() -> None:
 )
 async def test_frames_on_idle_or_server_stream_ids_end_the_connection(wire: bytes) -> None:
     handlers = Handlers()
-    async with server(handlers.hold) as peer:
+    async with serving(handlers.hold) as peer:
         await peer.start(wire)
         kind, _, code = await peer.refusal()
     assert (kind, code) == ("GOAWAY", E.PROTOCOL_ERROR)
@@ -244,7 +228,7 @@ async def _one_finished_call(peer: Peer) -> None:
 
 @pytest.mark.anyio
 async def test_data_on_a_closed_stream_is_a_stream_closed_error() -> None:
-    async with server(Handlers().reply) as peer:
+    async with serving(Handlers().reply) as peer:
         await _one_finished_call(peer)
         await peer.to_server.send(frame(T.DATA, 0, 1, b"late"))
         kind, stream, code = await peer.refusal()
@@ -256,7 +240,7 @@ async def test_data_on_a_closed_stream_is_a_stream_closed_error() -> None:
 @pytest.mark.anyio
 async def test_headers_reusing_a_closed_stream_id_end_the_connection() -> None:
     handlers = Handlers()
-    async with server(handlers.reply) as peer:
+    async with serving(handlers.reply) as peer:
         await _one_finished_call(peer)
         await peer.to_server.send(b"".join(peer.headers(1, "/svc/Again")))
         kind, _, code = await peer.refusal()
@@ -268,7 +252,7 @@ async def test_headers_reusing_a_closed_stream_id_end_the_connection() -> None:
 @pytest.mark.anyio
 async def test_headers_on_a_lower_id_than_a_used_one_end_the_connection() -> None:
     handlers = Handlers()
-    async with server(handlers.hold) as peer:
+    async with serving(handlers.hold) as peer:
         await peer.start(*peer.headers(5, "/svc/Hold", end_stream=False))
         await peer.to_server.send(b"".join(peer.headers(3, "/svc/Hold", end_stream=False)))
         kind, _, code = await peer.refusal()
@@ -295,7 +279,7 @@ async def test_malformed_request_headers_never_reach_a_handler(
     fields: list[tuple[str, str]],
 ) -> None:
     handlers = Handlers()
-    async with server(handlers.hold) as peer:
+    async with serving(handlers.hold) as peer:
         await peer.start(*peer.headers(1, "", fields=fields))
         kind, stream, code = await peer.refusal()
     assert code == E.PROTOCOL_ERROR
