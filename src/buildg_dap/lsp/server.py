@@ -24,11 +24,11 @@ from buildg_dap import __version__
 from buildg_dap.buildkit.errors import SolveError
 from buildg_dap.debugger.errors import EngineError
 from buildg_dap.debugger.stepconfig import StepConfig, cut_dockerfile
-from buildg_dap.debugger.steprecord import load_record
 from buildg_dap.lsp import features
 from buildg_dap.lsp.dockerfile import Dockerfile, parse
 from buildg_dap.lsp.frontend import BuilderUnavailable, FrontendHost
 from buildg_dap.lsp.launches import LaunchEntries
+from buildg_dap.lsp.records import Records
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ class DockerfileServer:
         self.group = group
         self.lsp = LanguageServer("buildg-dap", __version__)
         self.launches = LaunchEntries()
+        self.records = Records()
+        self._parsed_memo: dict[str, tuple[int, Dockerfile]] = {}
         self._linting: dict[str, anyio.CancelScope] = {}
         self._warned: set[str] = set()
         self._configs: OrderedDict[tuple[bytes, tuple[tuple[str, str], ...]], StepConfig] = (
@@ -85,6 +87,7 @@ class DockerfileServer:
 
     def did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
+        self._parsed_memo.pop(uri, None)
         scope = self._linting.pop(uri, None)
         if scope is not None:
             scope.cancel()
@@ -103,7 +106,7 @@ class DockerfileServer:
             await anyio.sleep(_QUIET)
             document = self.lsp.workspace.get_text_document(uri)
             text, version = document.source, document.version
-            path = Path(to_fs_path(uri) or uri)
+            path = _path(uri)
             try:
                 results = await self.host.lint(
                     path.name, text.encode(), self.launches.build_args(path)
@@ -127,6 +130,7 @@ class DockerfileServer:
                 self._warn_once(repr(exc), f"buildg-dap: checking {path.name} failed: {exc!r}")
                 return
             self._warned.discard("builder")
+            # The ranges are the linted text's, which may be older than the document now.
             self._publish(uri, features.diagnostics(results, parse(text)), version)
         if self._linting.get(uri) is scope:
             del self._linting[uri]
@@ -149,7 +153,15 @@ class DockerfileServer:
     # --- the document as typed -----------------------------------------------------
 
     def _parsed(self, uri: str) -> Dockerfile:
-        return parse(self.lsp.workspace.get_text_document(uri).source)
+        """The document's layout, parsed once per version (symbols, lenses, hints and
+        hover all ask for it after each edit)."""
+        document = self.lsp.workspace.get_text_document(uri)
+        version = document.version if document.version is not None else -1
+        known = self._parsed_memo.get(uri)
+        if known is None or known[0] != version or version < 0:
+            known = (version, parse(document.source))
+            self._parsed_memo[uri] = known
+        return known[1]
 
     def document_symbol(self, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
         return features.symbols(self._parsed(params.text_document.uri))
@@ -158,10 +170,9 @@ class DockerfileServer:
         uri = params.text_document.uri
         return features.code_lenses(self._parsed(uri), uri)
 
-    def inlay_hint(self, params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
+    async def inlay_hint(self, params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
         uri = params.text_document.uri
-        path = to_fs_path(uri)
-        record = load_record(Path(path)) if path else None
+        record = await self.records.get(_path(uri))
         lines = range(params.range.start.line, params.range.end.line + 1)
         return features.inlay_hints(self._parsed(uri), record, lines)
 
@@ -184,21 +195,20 @@ class DockerfileServer:
 
     async def hover(self, params: lsp.HoverParams) -> lsp.Hover | None:
         uri = params.text_document.uri
-        text = self.lsp.workspace.get_text_document(uri).source
-        doc = parse(text)
+        doc = self._parsed(uri)
         at = params.position
         reference = doc.reference_at(at.line, at.character)
         instruction = doc.instruction_at(at.line)
         if reference is None or instruction is None:
             return None
-        path = Path(to_fs_path(uri) or uri)
+        path = _path(uri)
         first_stage = doc.stages[0].start if doc.stages else len(doc.lines)
         # A FROM line (and a global ARG) sees the global ARGs only: declaring the name in
         # a scratch stage makes the probe see the global value.
         between = b""
         if instruction.keyword == "FROM" or instruction.start < first_stage:
             between = f"FROM scratch\nARG {reference.name}\n".encode()
-        cut = cut_dockerfile(text.encode(), instruction.start, between)
+        cut = cut_dockerfile("\n".join(doc.lines).encode(), instruction.start, between)
         where = f"line {instruction.start + 1}"
         try:
             config = await self._config(path.name, cut, where, self.launches.build_args(path))
@@ -223,6 +233,10 @@ class DockerfileServer:
             while len(self._configs) > _MEMO_SIZE:
                 self._configs.popitem(last=False)
         return self._configs[key]
+
+
+def _path(uri: str) -> Path:
+    return Path(to_fs_path(uri) or uri)
 
 
 def _plain(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
