@@ -11,7 +11,8 @@ from typing import Any
 
 import anyio
 import httpx
-from anyio.abc import ByteReceiveStream
+from anyio.abc import SocketStream
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from buildg_dap.buildkit.address import BuilderError, check_unix_socket
 from buildg_dap.buildkit.relay import Dial, Link, LinkFailed
@@ -28,21 +29,17 @@ def check_socket(path: str) -> None:
     )  # fmt: skip
 
 
-class _Prefixed(ByteReceiveStream):
-    """A stream whose first bytes were already read (past the upgrade's headers)."""
+class _EngineLink(Link):
+    """An upgraded Engine API connection; its receiving side holds what was read past
+    the upgrade's headers."""
 
-    def __init__(self, first: bytes, rest: ByteReceiveStream) -> None:
-        self._first = first
-        self._rest = rest
+    def __init__(self, sock: SocketStream, receive: BufferedByteReceiveStream) -> None:
+        super().__init__(receive, sock)
+        self._sock = sock
 
-    async def receive(self, max_bytes: int = 65536) -> bytes:
-        if self._first:
-            chunk, self._first = self._first[:max_bytes], self._first[max_bytes:]
-            return chunk
-        return await self._rest.receive(max_bytes)
-
-    async def aclose(self) -> None:
-        await self._rest.aclose()
+    async def finish(self) -> str:
+        await self._sock.aclose()
+        return ""
 
 
 def engine_dial(path: str) -> Dial:
@@ -60,15 +57,13 @@ def engine_dial(path: str) -> Dial:
                 b"POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
                 b"Upgrade: h2c\r\nContent-Length: 0\r\n\r\n"
             )
-            received = b""
-            while b"\r\n\r\n" not in received:
-                if len(received) > _HEADER_LIMIT:
-                    raise LinkFailed("Docker Engine's answer to the gRPC upgrade is too long")
-                try:
-                    received += await sock.receive()
-                except anyio.EndOfStream:
-                    raise LinkFailed("Docker Engine closed the gRPC upgrade") from None
-            head, rest = received.split(b"\r\n\r\n", 1)
+            received = BufferedByteReceiveStream(sock)
+            try:
+                head = await received.receive_until(b"\r\n\r\n", _HEADER_LIMIT)
+            except anyio.DelimiterNotFound:
+                raise LinkFailed("Docker Engine's answer to the gRPC upgrade is too long") from None
+            except anyio.IncompleteRead:
+                raise LinkFailed("Docker Engine closed the gRPC upgrade") from None
             status = head.split(b"\r\n", 1)[0].decode(errors="replace")
             if " 101 " not in f"{status} ":
                 raise LinkFailed(
@@ -78,13 +73,7 @@ def engine_dial(path: str) -> Dial:
         except BaseException:
             await sock.aclose()
             raise
-
-        class _EngineLink(Link):
-            async def finish(self) -> str:
-                await sock.aclose()
-                return ""
-
-        return _EngineLink(_Prefixed(rest, sock), sock)
+        return _EngineLink(sock, received)
 
     return dial
 
