@@ -200,7 +200,8 @@ def _relay_dir() -> Path:
 @asynccontextmanager
 async def open_relay(dial: Dial) -> AsyncIterator[Relay]:
     """Serve the relay for the duration of the block."""
-    directory = _relay_dir()
+    # The sweep probes and removes other relays' directories: not on the event loop.
+    directory = await anyio.to_thread.run_sync(_relay_dir)
     try:
         relay = Relay(dial, directory / "s")
         listener = await anyio.create_unix_listener(relay.socket)
