@@ -30,7 +30,8 @@ class _Entries(BaseModel):
 class LaunchEntries:
     def __init__(self) -> None:
         self._defaults = LaunchEntry()
-        self._entries: list[LaunchEntry] = []
+        # With each entry its Dockerfile resolved, once, not on every hover and lint.
+        self._entries: list[tuple[Path | None, LaunchEntry]] = []
 
     def set_defaults(self, options: object) -> None:
         if options is None:
@@ -42,17 +43,17 @@ class LaunchEntries:
 
     def set_entries(self, entries: object) -> None:
         try:
-            self._entries = _Entries.model_validate({"entries": entries}).entries
+            given = _Entries.model_validate({"entries": entries}).entries
         except ValidationError as exc:
             log.warning("ignoring launch configurations: %s", exc)
+            return
+        self._entries = [(Path(e.dockerfile).resolve() if e.dockerfile else None, e) for e in given]
 
     def entry_for(self, dockerfile: Path) -> LaunchEntry:
         """The configuration naming this file, else one naming none, else the defaults."""
         wanted = dockerfile.resolve()
-        named = [
-            e for e in self._entries if e.dockerfile and Path(e.dockerfile).resolve() == wanted
-        ]
-        unnamed = [e for e in self._entries if not e.dockerfile]
+        named = [e for path, e in self._entries if path == wanted]
+        unnamed = [e for path, e in self._entries if path is None]
         return (named or unnamed or [self._defaults])[0]
 
     def build_args(self, dockerfile: Path) -> dict[str, str]:
