@@ -11,17 +11,11 @@ import anyio
 import pytest
 
 from tests.dap.dapclient import DapClient, DapError, dap_session, launch
-from tests.dockerfiles import TWO_STAGES
+from tests.dockerfiles import CONFIG_HEAD, TWO_STAGES
 from tests.integration.cliutil import write_context
 from tests.lab import Buildkitd
 
-CONFIGURED = """\
-FROM busybox
-ARG GREETING=hello
-ENV A=1
-COPY f /f
-ENV B=2
-WORKDIR /work
+CONFIGURED = CONFIG_HEAD + """\
 RUN adduser -D tester
 USER tester
 RUN echo "$GREETING" > /tmp/said

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.dockerfiles import CONFIG_HEAD
 from tests.integration.cliutil import recorded_lines
 from tests.integration.debugsession import LiveSession, run_debug, write_context
 from tests.lab import Buildkitd, buildctl
@@ -82,13 +83,7 @@ def test_exec_sees_env_workdir_user_cache_mount_and_flags(
     assert "Shell:       /bin/sh -c" in out
 
 
-LATER_CONFIG = """\
-FROM busybox
-ARG GREETING=hello
-ENV A=1
-COPY f /f
-ENV B=2
-WORKDIR /work
+LATER_CONFIG = CONFIG_HEAD + """\
 USER nobody
 RUN true
 """

@@ -14,18 +14,13 @@ from buildg_dap.debugger.mounts import Where, step_layout
 from buildg_dap.debugger.process import ProcessIO, container, run_process
 from buildg_dap.debugger.program import Step
 from buildg_dap.debugger.stepconfig import StepConfig, step_config
+from tests.dockerfiles import CONFIG_HEAD
 from tests.integration.cliutil import write_context
 from tests.integration.engineutil import open_engine, request_for
 from tests.lab import Buildkitd
 
 # The lab's busybox has no adduser applet; a passwd line makes the user exist.
-STAGED = """\
-FROM busybox
-ARG GREETING=hello
-ENV A=1
-COPY f /f
-ENV B=2
-WORKDIR /work
+STAGED = CONFIG_HEAD + """\
 RUN echo 'tester:x:1234:1234::/work:/bin/sh' >> /etc/passwd
 USER tester
 RUN true
