@@ -23,7 +23,7 @@ from buildg_dap._proto.buildkit import gateway_pb2
 from buildg_dap._proto.google.rpc import status_pb2
 from buildg_dap.asyncutil import single_errors
 from buildg_dap.buildkit import control
-from buildg_dap.buildkit.connection import Connection, parse_version
+from buildg_dap.buildkit.connection import Connection
 from buildg_dap.buildkit.control import CacheEntry, SolveSpec
 from buildg_dap.buildkit.errors import SolveError, to_status
 from buildg_dap.buildkit.gateway import Gateway
@@ -117,7 +117,7 @@ async def running_build(
     progress: Progress | None = None,
 ) -> AsyncIterator[RunningBuild]:
     progress = progress or Progress()
-    if request.outputs and (not conn.answers_info or parse_version(conn.version) < _EXPORTERS):
+    if request.outputs and not conn.at_least(_EXPORTERS):
         # Older daemons take one exporter in fields this client does not send.
         wanted = ".".join(map(str, _EXPORTERS))
         raise SolveError(

@@ -105,6 +105,10 @@ class Connection:
     engine: dict[str, object] = field(default_factory=dict)
     _resources: AsyncExitStack = field(default_factory=AsyncExitStack)
 
+    def at_least(self, version: tuple[int, int, int]) -> bool:
+        """Whether the daemon is ``version`` or newer (one without Control.Info is not)."""
+        return self.answers_info and parse_version(self.version) >= version
+
     def hold(self, release: Callable[[], object]) -> None:
         """Call ``release`` when the connection closes."""
         self._resources.callback(release)
@@ -197,9 +201,7 @@ async def connect(
                 await conn.control.ListWorkers(control_pb2.ListWorkersRequest(), timeout=wait)
             except aio.AioRpcError as exc2:
                 raise explain_failure() or _explain(address, tls, exc2) from None
-        if require is not None and (
-            not conn.answers_info or parse_version(conn.version) < require
-        ):
+        if require is not None and not conn.at_least(require):
             raise await _too_old(conn)
     except BaseException:
         await conn.close()
