@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from buildg_dap.buildkit.address import Address, BuilderError, TLSConfig
+from buildg_dap.buildkit.address import DOCKER_SOCKET, Address, BuilderError, TLSConfig
 
 
 class Node(BaseModel):
@@ -31,12 +31,17 @@ class Builder(BaseModel):
     Nodes: list[Node] = Field(default_factory=list)
 
 
+def _docker_dir(env: Mapping[str, str]) -> Path:
+    if env.get("DOCKER_CONFIG"):
+        return Path(env["DOCKER_CONFIG"])
+    return Path(env.get("HOME", "~")).expanduser() / ".docker"
+
+
 def config_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("BUILDX_CONFIG"):
         return Path(env["BUILDX_CONFIG"])
-    docker = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else None
-    return (docker or Path(env.get("HOME", "~")).expanduser() / ".docker") / "buildx"
+    return _docker_dir(env) / "buildx"
 
 
 def load_builders(env: Mapping[str, str] | None = None) -> list[Builder]:
@@ -56,11 +61,9 @@ def _docker_endpoint(endpoint: str, env: Mapping[str, str]) -> str:
     if "://" in endpoint:
         return endpoint
     if endpoint in ("", "default"):
-        return env.get("DOCKER_HOST", "") or "unix:///var/run/docker.sock"
-    docker = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else None
-    docker = docker or Path(env.get("HOME", "~")).expanduser() / ".docker"
+        return env.get("DOCKER_HOST", "") or f"unix://{DOCKER_SOCKET}"
     digest = hashlib.sha256(endpoint.encode()).hexdigest()
-    meta = docker / "contexts" / "meta" / digest / "meta.json"
+    meta = _docker_dir(env) / "contexts" / "meta" / digest / "meta.json"
     try:
         host = json.loads(meta.read_text())["Endpoints"]["docker"]["Host"]
     except (OSError, ValueError, KeyError, TypeError):
