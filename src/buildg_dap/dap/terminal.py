@@ -12,6 +12,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 from anyio.abc import ObjectSendStream, SocketStream
 
 from buildg_dap.asyncutil import single_errors
@@ -48,12 +49,14 @@ class TerminalLauncher:
         """Start the shell in the client's terminal; returns what the console shows.
         The shell runs on in the background until it exits."""
         request.args = request.args or ["/bin/sh"]
-        folder = Path(tempfile.mkdtemp(prefix="buildg-dap-tty-"))
+        folder = Path(
+            await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix="buildg-dap-tty-"))
+        )
         try:
             socket_path = folder / "tty.sock"
             listener = await anyio.create_unix_listener(socket_path)
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            await _remove(folder)
             raise
         try:
             await self._channel.request(
@@ -71,7 +74,7 @@ class TerminalLauncher:
             raise EngineError("the editor's terminal did not connect back in time") from None
         finally:
             await listener.aclose()
-            shutil.rmtree(folder, ignore_errors=True)
+            await _remove(folder)
         self._spawn(self._serve, stream, request)
         return f"interactive {' '.join(request.args)} opened in the terminal"
 
@@ -99,6 +102,12 @@ class TerminalLauncher:
                     await stream.send(frame(ERROR, str(error).encode()))
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, LinkClosed):
                 pass  # the terminal was closed: the exec was cancelled with it
+
+
+async def _remove(folder: Path) -> None:
+    # Shielded: the folder goes also when the exec was cancelled while opening.
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 async def _iterate(chunks: anyio.abc.ObjectReceiveStream[bytes]) -> AsyncIterator[bytes]:
