@@ -532,17 +532,27 @@ async def echo(reader_: MessageReader, writer: MessageWriter) -> None:
         await writer.write({**m, "echo": True})
 
 
-async def test_serve_tcp_once() -> None:
-    bound: list[int] = []
-    port_known = anyio.Event()
+class BoundPort:
+    """Takes the port serve_tcp reports through ``ready``; a client waits for it."""
 
-    def ready(port: int) -> None:
-        bound.append(port)
-        port_known.set()
+    def __init__(self) -> None:
+        self.number = 0
+        self._known = anyio.Event()
+
+    def ready(self, port: int) -> None:
+        self.number = port
+        self._known.set()
+
+    async def wait(self) -> int:
+        await self._known.wait()
+        return self.number
+
+
+async def test_serve_tcp_once() -> None:
+    bound = BoundPort()
 
     async def client() -> None:
-        await port_known.wait()
-        async with await anyio.connect_tcp("127.0.0.1", bound[0]) as stream:
+        async with await anyio.connect_tcp("127.0.0.1", await bound.wait()) as stream:
             reader_, writer = wrap_stream(stream)
             await writer.write(message(1, text="ü"))
             assert await reader_.read() == {**message(1, text="ü"), "echo": True}
@@ -552,24 +562,19 @@ async def test_serve_tcp_once() -> None:
     with anyio.fail_after(5):
         async with anyio.create_task_group() as group:
             group.start_soon(client)
-            await serve_tcp("127.0.0.1", 0, echo, ready=ready, once=True)
-    assert bound[0] > 0
+            await serve_tcp("127.0.0.1", 0, echo, ready=bound.ready, once=True)
+    assert bound.number > 0
 
 
 async def test_serve_tcp_serves_connections_concurrently() -> None:
-    bound: list[int] = []
-    port_known = anyio.Event()
-
-    def ready(port: int) -> None:
-        bound.append(port)
-        port_known.set()
+    bound = BoundPort()
 
     with anyio.fail_after(5):
         async with anyio.create_task_group() as group:
-            group.start_soon(lambda: serve_tcp("127.0.0.1", 0, echo, ready=ready))
-            await port_known.wait()
-            first = await anyio.connect_tcp("127.0.0.1", bound[0])
-            second = await anyio.connect_tcp("127.0.0.1", bound[0])
+            group.start_soon(lambda: serve_tcp("127.0.0.1", 0, echo, ready=bound.ready))
+            port = await bound.wait()
+            first = await anyio.connect_tcp("127.0.0.1", port)
+            second = await anyio.connect_tcp("127.0.0.1", port)
             async with first, second:
                 (r1, w1), (r2, w2) = wrap_stream(first), wrap_stream(second)
                 # The second is answered while the first connection stays open.
