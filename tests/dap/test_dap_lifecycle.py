@@ -50,6 +50,17 @@ async def _vanish(client: DapClient) -> float:
     return time.monotonic() - started
 
 
+async def _stop_before_the_sleep(client: DapClient, context: Path, builder: Buildkitd) -> None:
+    """Launch SLEEPER with a breakpoint on line 2 and wait for that stop."""
+    await launch(client, {"contextPath": str(context), "builder": builder.address}, [2])
+    await client.stopped()
+
+
+async def _until_sleeping(marker: str, what: str) -> None:
+    """Wait, off the event loop, until the build's ``sleep {marker}`` runs."""
+    await anyio.to_thread.run_sync(lambda: wait_for(lambda: sleeping(marker), what, 120))
+
+
 @pytest.mark.parametrize("where", ["exec", "build"])
 def test_client_vanishing_releases_everything(
     tmp_path: Path, fresh_builder: Buildkitd, where: str
@@ -59,18 +70,13 @@ def test_client_vanishing_releases_everything(
 
     async def main() -> None:
         async with dap_session() as client:
-            await launch(
-                client, {"contextPath": str(context), "builder": fresh_builder.address}, [2]
-            )
-            await client.stopped()
+            await _stop_before_the_sleep(client, context, fresh_builder)
             if where == "exec":
                 await client.send("evaluate", {"expression": f"exec sleep {marker}",
                                                "context": "repl"})  # fmt: skip
             else:
                 await client.send("continue", {"threadId": 1})
-            await anyio.to_thread.run_sync(
-                lambda: wait_for(lambda: sleeping(marker), "the sleep to start", 120)
-            )
+            await _until_sleeping(marker, "the sleep to start")
             assert runc_containers(fresh_builder)
             took = await _vanish(client)
             assert took < 5
@@ -88,15 +94,10 @@ def test_losing_the_builder_ends_the_session(tmp_path: Path, fresh_builder: Buil
 
     async def main() -> None:
         async with dap_session() as client:
-            await launch(
-                client, {"contextPath": str(context), "builder": fresh_builder.address}, [2]
-            )
-            await client.stopped()
+            await _stop_before_the_sleep(client, context, fresh_builder)
             mark = len(client.events)
             await client.request("continue", {"threadId": 1})
-            await anyio.to_thread.run_sync(
-                lambda: wait_for(lambda: sleeping(marker), "the sleep to start", 120)
-            )
+            await _until_sleeping(marker, "the sleep to start")
             await anyio.to_thread.run_sync(fresh_builder.crash)
             await client.event("terminated", after=mark, within=60)
             said = client.output("important")
@@ -120,9 +121,7 @@ def test_pause_stops_at_the_latest_evaluated_step(
             await launch(client, {"contextPath": str(context),
                                   "builder": fresh_builder.address}, [])  # fmt: skip
             # both stages run at once: the slow one is running while the quick one is done
-            await anyio.to_thread.run_sync(
-                lambda: wait_for(lambda: sleeping(marker), "the slow stage to run", 120)
-            )
+            await _until_sleeping(marker, "the slow stage to run")
             await client.event(
                 "output",
                 lambda b: bool(re.search(r"\[quick 2/2\] RUN echo quick[^#]*#\d+ DONE",
