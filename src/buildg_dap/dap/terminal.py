@@ -31,7 +31,7 @@ from buildg_dap.dap.ttylink import (
 )
 from buildg_dap.debugger.engine import Engine
 from buildg_dap.debugger.errors import EngineError
-from buildg_dap.debugger.execution import ExecRequest, run_exec
+from buildg_dap.debugger.execution import DEFAULT_SHELL, ExecRequest, run_exec
 from buildg_dap.debugger.process import Control, ExecFailed, ProcessIO, Resize
 
 # How long the terminal has to connect back after the client ran the command.
@@ -48,7 +48,7 @@ class TerminalLauncher:
     async def open(self, request: ExecRequest) -> str:
         """Start the shell in the client's terminal; returns what the console shows.
         The shell runs on in the background until it exits."""
-        request.args = request.args or ["/bin/sh"]
+        request.args = request.args or list(DEFAULT_SHELL)
         folder = Path(
             await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix="buildg-dap-tty-"))
         )
