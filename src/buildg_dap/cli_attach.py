@@ -53,21 +53,16 @@ async def _send_sizes(stream: SocketStream) -> None:
 async def attach(path: str) -> int:
     import anyio
 
-    from buildg_dap.dap.ttylink import ERROR, EXIT, OUTPUT, FrameReader, LinkClosed
+    from buildg_dap.dap.ttylink import ERROR, EXIT, OUTPUT, FrameReader
     from buildg_dap.repl.terminal import Input
 
     stdin = Input(0)
     async with await anyio.connect_unix(path) as stream:
-        reader = FrameReader(stream)
         code = 1
         async with anyio.create_task_group() as tg:
             tg.start_soon(_send_keys, stream, stdin)
             tg.start_soon(_send_sizes, stream)
-            while True:
-                try:
-                    kind, payload = await reader.read()
-                except LinkClosed:
-                    break
+            async for kind, payload in FrameReader(stream):
                 if kind == OUTPUT:
                     os.write(1, payload)
                 elif kind == EXIT:

@@ -25,7 +25,6 @@ from buildg_dap.dap.ttylink import (
     OUTPUT,
     RESIZE,
     FrameReader,
-    LinkClosed,
     frame,
     parse_resize,
 )
@@ -100,7 +99,7 @@ class TerminalLauncher:
             except (ExecFailed, EngineError) as error:
                 with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                     await stream.send(frame(ERROR, str(error).encode()))
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, LinkClosed):
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass  # the terminal was closed: the exec was cancelled with it
 
 
@@ -120,11 +119,7 @@ async def _pump_keys(
     reader: FrameReader, chunks: ObjectSendStream[bytes], control: ObjectSendStream[Control]
 ) -> None:
     async with chunks, control:
-        while True:
-            try:
-                kind, payload = await reader.read()
-            except LinkClosed:
-                return
+        async for kind, payload in reader:
             if kind == INPUT:
                 await chunks.send(payload)
             elif kind == RESIZE:

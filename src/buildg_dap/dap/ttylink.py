@@ -52,3 +52,13 @@ class FrameReader:
         if size > MAX_FRAME:
             raise LinkClosed(f"oversized frame ({size} bytes)")
         return kind, await self._need(size)
+
+    def __aiter__(self) -> FrameReader:
+        return self
+
+    async def __anext__(self) -> tuple[bytes, bytes]:
+        """The next (kind, payload); the iteration ends when the link closes."""
+        try:
+            return await self.read()
+        except LinkClosed:
+            raise StopAsyncIteration from None
