@@ -124,6 +124,13 @@ class DapClient:
         body: Message = (await self.event("stopped", after=after, within=within))["body"]
         return body
 
+    async def ended(self, *, after: int = 0) -> int:
+        """The exit code of the first ``exited`` event at index ``after`` or later, once a
+        ``terminated`` event has come too."""
+        exited = await self.event("exited", after=after)
+        await self.event("terminated", after=after)
+        return int(exited["body"]["exitCode"])
+
     async def top_frame(self) -> Message:
         frames = (await self.request("stackTrace", {"threadId": 1}))["stackFrames"]
         return dict(frames[0])
@@ -218,6 +225,4 @@ async def walk_seed(
     assert client.output("stdout")[before:] == "hello\nhi\n"
     mark = len(client.events)
     await client.request("continue", {"threadId": 1})
-    exited = await client.event("exited", after=mark)
-    assert exited["body"]["exitCode"] == 0
-    await client.event("terminated", after=mark)
+    assert await client.ended(after=mark) == 0

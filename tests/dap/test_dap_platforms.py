@@ -139,9 +139,7 @@ def test_each_platform_is_a_thread_that_stops_at_the_breakpoint(
             assert await _exec(client, arm64["id"], "cat /arch") == "arm64\n"
 
             await client.request("continue", {"threadId": 2})
-            exited = await client.event("exited", after=mark)
-            assert exited["body"]["exitCode"] == 0
-            await client.event("terminated", after=mark)
+            assert await client.ended(after=mark) == 0
             await anyio.sleep(0.5)
             assert _count(client, "exited") == _count(client, "terminated") == 1
             # one step record for both platforms, a line each
@@ -172,9 +170,7 @@ def test_a_condition_stops_only_the_platform_it_holds_for(
 
             mark = len(client.events)
             await client.request("continue", {"threadId": 1})
-            exited = await client.event("exited", after=mark)
-            assert exited["body"]["exitCode"] == 0
-            await client.event("terminated", after=mark)
+            assert await client.ended(after=mark) == 0
             assert _count(client, "stopped") == 1
             await client.request("disconnect")
 
@@ -209,9 +205,7 @@ def test_a_platform_whose_program_does_not_load_stops_its_own_thread(
                                after=mark)  # fmt: skip
             assert "linux/arm64: build failed" in client.output("stderr")
             await client.request("continue", {"threadId": 1})
-            exited = await client.event("exited", after=mark)
-            assert exited["body"]["exitCode"] == 1
-            await client.event("terminated", after=mark)
+            assert await client.ended(after=mark) == 1
             assert _count(client, "exited") == 1
             await client.request("disconnect")
 
