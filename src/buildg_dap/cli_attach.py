@@ -64,7 +64,10 @@ async def attach(path: str) -> int:
             tg.start_soon(_send_sizes, stream)
             async for kind, payload in FrameReader(stream):
                 if kind == OUTPUT:
-                    os.write(1, payload)
+                    # A buffered write goes out whole: os.write may write part of it
+                    # (a window resize signal during a large write).
+                    sys.stdout.buffer.write(payload)
+                    sys.stdout.buffer.flush()
                 elif kind == EXIT:
                     code = int.from_bytes(payload, "big", signed=True)
                     break
