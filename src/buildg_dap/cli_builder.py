@@ -74,6 +74,7 @@ async def _workers(conn: Connection) -> None:
 
     from buildg_dap._proto.buildkit import control_pb2
     from buildg_dap.buildkit.connection import BuilderError
+    from buildg_dap.buildkit.control import platform_name
     from buildg_dap.buildkit.errors import from_rpc
 
     try:
@@ -81,9 +82,7 @@ async def _workers(conn: Connection) -> None:
     except aio.AioRpcError as exc:
         raise BuilderError(f"listing workers failed: {from_rpc(exc)}") from None
     for worker in workers.record:
-        platforms = ", ".join(
-            "/".join(filter(None, (p.OS, p.Architecture, p.Variant))) for p in worker.platforms
-        )
+        platforms = ", ".join(platform_name(p) for p in worker.platforms)
         snapshotter = worker.Labels.get("org.mobyproject.buildkit.worker.snapshotter", "?")
         print(f"worker:   {worker.ID} (snapshotter {snapshotter})")
         print(f"  platforms: {platforms}")

@@ -8,7 +8,7 @@ import grpc
 from grpc import aio
 from pydantic import BaseModel, ConfigDict, Field
 
-from buildg_dap._proto.buildkit import control_pb2, gateway_pb2
+from buildg_dap._proto.buildkit import control_pb2, gateway_pb2, ops_pb2
 from buildg_dap.buildkit.connection import Connection
 from buildg_dap.buildkit.errors import from_rpc
 from buildg_dap.buildkit.llb import OWN_INPUT_PREFIXES
@@ -85,6 +85,11 @@ async def has_local_results(conn: Connection) -> bool:
     )
 
 
+def platform_name(platform: ops_pb2.Platform) -> str:
+    """``OS/ARCH[/VARIANT]``, as BuildKit spells a platform."""
+    return "/".join(part for part in (platform.OS, platform.Architecture, platform.Variant) if part)
+
+
 async def worker_platforms(conn: Connection) -> list[str]:
     """The platforms buildkitd's workers run (emulated ones included), as OS/ARCH[/VARIANT]."""
     try:
@@ -93,9 +98,8 @@ async def worker_platforms(conn: Connection) -> list[str]:
         raise from_rpc(exc) from None
     found: list[str] = []
     for worker in workers.record:
-        for p in worker.platforms:
-            name = "/".join(part for part in (p.OS, p.Architecture, p.Variant) if part)
-            if name not in found:
+        for platform in worker.platforms:
+            if (name := platform_name(platform)) not in found:
                 found.append(name)
     return found
 
