@@ -58,7 +58,6 @@ async def exec_out(engine: Engine, *args: str) -> str:
     stop = engine.stop
     assert stop is not None and stop.step is not None
     layout = await step_layout(
-        engine.prog,
         stop.step,
         Where.RESULT,
         config=await step_config(engine, stop.step),

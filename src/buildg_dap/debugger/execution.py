@@ -63,7 +63,6 @@ async def prepare_exec(engine: Engine, request: ExecRequest) -> Layout:
             "no debugger image: start the session with one (--image, or the launch field image)"
         )
     layout = await step_layout(
-        engine.prog,
         stop.step,
         Where.INPUTS if request.init_state else Where.RESULT,
         root_result=stop.result_id,

@@ -210,7 +210,6 @@ class Files:
     async def _container_request(self, stop: Stop) -> gateway_pb2.NewContainerRequest:
         assert stop.step is not None
         layout = await step_layout(
-            self._engine.prog,
             stop.step,
             Where.RESULT,
             config=await step_config(self._engine, stop.step),

@@ -10,7 +10,7 @@ from enum import Enum
 
 from buildg_dap._proto.buildkit import errdefs_pb2, gateway_pb2, ops_pb2
 from buildg_dap.debugger.process import ProcessSpec
-from buildg_dap.debugger.program import Program, Step
+from buildg_dap.debugger.program import Step
 from buildg_dap.debugger.stepconfig import StepConfig
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -118,7 +118,6 @@ async def _root_only(
 
 
 async def step_layout(
-    program: Program,
     step: Step,
     where: Where,
     *,
@@ -127,8 +126,8 @@ async def step_layout(
     resolve: Resolver,
     failure: errdefs_pb2.Solve | None = None,
 ) -> Layout:
-    """The container for exec at ``step`` (of ``program``); the process gets the env,
-    workdir and user in effect at the step's line (``config``), whatever its kind."""
+    """The container for exec at ``step``; the process gets the env, workdir and user in
+    effect at the step's line (``config``), whatever its kind."""
     exec_op = step.node.op.exec if step.node.kind == "exec" else None
     if exec_op is not None:
         mounts = await _exec_mounts(step, where, root_result, resolve, failure)
