@@ -40,14 +40,16 @@ async def _send_sizes(stream: SocketStream) -> None:
     from buildg_dap.dap.ttylink import RESIZE, frame, resize_payload
     from buildg_dap.repl.terminal import window_size
 
-    size = window_size()
-    if size is not None:
-        await stream.send(frame(RESIZE, resize_payload(size.rows, size.cols)))
+    async def send_size() -> None:
+        size = window_size()
+        if size is not None:
+            await stream.send(frame(RESIZE, resize_payload(size.rows, size.cols)))
+
+    # Listening first: a resize right after the first size is not missed.
     with anyio.open_signal_receiver(signal.SIGWINCH) as signals:
+        await send_size()
         async for _ in signals:
-            size = window_size()
-            if size is not None:
-                await stream.send(frame(RESIZE, resize_payload(size.rows, size.cols)))
+            await send_size()
 
 
 async def attach(path: str) -> int:
