@@ -15,7 +15,6 @@ from buildg_dap.buildkit.control import CacheEntry
 from buildg_dap.buildkit.embedded import EmbeddedBuilder, ensure_started, use
 from buildg_dap.buildkit.options import (
     OptionError,
-    parse_build_args,
     parse_caches,
     parse_output,
     parse_platforms,
@@ -163,4 +162,4 @@ class BuildCommand(BaseModel):
         ]
 
 
-__all__ = ["BuildCommand", "BuilderOptions", "parse_build_args"]
+__all__ = ["BuildCommand", "BuilderOptions"]
