@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
-import anyio.to_thread
 from anyio.abc import (
     Listener,
     SocketAttribute,
@@ -27,7 +26,6 @@ from buildg_dap.dap.wire import (
 from buildg_dap.stdio import stdio_streams
 
 __all__ = ["serve_tcp", "stdio_transport", "tcp_listener"]
-
 
 
 @asynccontextmanager

@@ -13,7 +13,6 @@ import re
 from collections.abc import Awaitable, Callable
 
 import anyio
-import anyio.to_thread
 from anyio.abc import (
     ByteReceiveStream,
     ByteSendStream,
