@@ -74,33 +74,28 @@ def build_command(ns: argparse.Namespace) -> BuildCommand:
     from buildg_dap.buildkit.options import OptionError, parse_build_args
     from buildg_dap.buildkit.session.secrets import SecretSpecError
     from buildg_dap.buildkit.session.ssh import SSHSpecError
+    from buildg_dap.command import BuildCommand
     from buildg_dap.dockerauth.config import ConfigError
 
     try:
-        return _create_command(ns, parse_build_args(ns.build_arg))
+        return BuildCommand.create(
+            context=ns.context,
+            dockerfile=ns.file,
+            builder=builder_options(ns),
+            target=ns.target,
+            build_args=parse_build_args(ns.build_arg),
+            platforms=ns.platform,
+            no_cache=getattr(ns, "no_cache", False),
+            network=getattr(ns, "network", ""),
+            cache_from=ns.cache_from,
+            cache_to=getattr(ns, "cache_to", []),
+            outputs=getattr(ns, "output", []),
+            secrets=ns.secret,
+            ssh=ns.ssh,
+            progress=getattr(ns, "progress", "plain"),
+        )
     except (OptionError, SecretSpecError, SSHSpecError, BuilderError, ConfigError) as exc:
         raise CommandLineError(str(exc)) from None
-
-
-def _create_command(ns: argparse.Namespace, build_args: dict[str, str]) -> BuildCommand:
-    from buildg_dap.command import BuildCommand
-
-    return BuildCommand.create(
-        context=ns.context,
-        dockerfile=ns.file,
-        builder=builder_options(ns),
-        target=ns.target,
-        build_args=build_args,
-        platforms=ns.platform,
-        no_cache=getattr(ns, "no_cache", False),
-        network=getattr(ns, "network", ""),
-        cache_from=ns.cache_from,
-        cache_to=getattr(ns, "cache_to", []),
-        outputs=getattr(ns, "output", []),
-        secrets=ns.secret,
-        ssh=ns.ssh,
-        progress=getattr(ns, "progress", "plain"),
-    )
 
 
 def fail(message: object) -> int:
