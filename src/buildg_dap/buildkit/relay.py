@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from pathlib import Path
 
 import anyio
@@ -45,6 +45,9 @@ class Link:
         self.receive = receive
         self.send = send
 
+    async def run(self) -> None:
+        """Whatever the link does beside carrying bytes, while it is open."""
+
     async def finish(self) -> str:
         """Release the link; returns why it failed, or "" when it did not."""
         return ""
@@ -64,7 +67,8 @@ class HelperLink(Link):
         self.stderr = bytearray()
         self.stderr_done = anyio.Event()
 
-    async def collect_stderr(self) -> None:
+    async def run(self) -> None:
+        """Keep the end of the helper's stderr (read all along, so it never blocks)."""
         try:
             assert self.process.stderr is not None
             async for chunk in self.process.stderr:
@@ -97,8 +101,8 @@ class HelperLink(Link):
         return f"{name} exited with status {process.returncode}{detail}"
 
 
-def helper_dial(argv: list[str], started: Callable[[HelperLink], None]) -> Dial:
-    """Each link is a new ``argv`` process; ``started`` lets its stderr be collected."""
+def helper_dial(argv: list[str]) -> Dial:
+    """Each link is a new ``argv`` process."""
 
     async def dial() -> Link:
         resolved = shutil.which(argv[0])
@@ -111,9 +115,7 @@ def helper_dial(argv: list[str], started: Callable[[HelperLink], None]) -> Dial:
             stderr=subprocess.PIPE,
             start_new_session=True,  # a terminal's ^C goes to us, not to the helper
         )
-        link = HelperLink(process, argv)
-        started(link)
-        return link
+        return HelperLink(process, argv)
 
     return dial
 
@@ -138,11 +140,6 @@ class Relay:
         self._dial = dial
         self.socket = socket
         self.failures: list[str] = []
-        self._tg: anyio.abc.TaskGroup | None = None
-
-    def collect(self, link: HelperLink) -> None:
-        assert self._tg is not None
-        self._tg.start_soon(link.collect_stderr)
 
     @property
     def target(self) -> str:
@@ -162,16 +159,19 @@ class Relay:
             except OSError as exc:
                 self.failures.append(f"{exc.strerror or exc}")
                 return
-            try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_pump, client, link.send, True)
-                    # The far end is done: record why before the client sees it close.
-                    await _pump(link.receive, client, False)
-                    tg.cancel_scope.cancel()
-            finally:
-                why = await link.finish()
-                if why:
-                    self.failures.append(why)
+            async with anyio.create_task_group() as beside:
+                beside.start_soon(link.run)
+                try:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(_pump, client, link.send, True)
+                        # The far end is done: record why before the client sees it close.
+                        await _pump(link.receive, client, False)
+                        tg.cancel_scope.cancel()
+                finally:
+                    why = await link.finish()
+                    beside.cancel_scope.cancel()
+                    if why:
+                        self.failures.append(why)
 
 
 def _sweep_stale() -> None:
@@ -208,7 +208,6 @@ async def open_relay(dial: Dial) -> AsyncIterator[Relay]:
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(listener)
             tg = await stack.enter_async_context(anyio.create_task_group())
-            relay._tg = tg
             tg.start_soon(listener.serve, relay._handle)
             try:
                 yield relay
@@ -216,17 +215,3 @@ async def open_relay(dial: Dial) -> AsyncIterator[Relay]:
                 tg.cancel_scope.cancel()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def helper_relay(argv: list[str]) -> Callable[[], AbstractAsyncContextManager[Relay]]:
-    """A relay whose links are ``argv`` processes (helper-collected stderr included)."""
-
-    @asynccontextmanager
-    async def opened() -> AsyncIterator[Relay]:
-        holder: list[Relay] = []
-        dial = helper_dial(argv, lambda link: holder[0].collect(link))
-        async with open_relay(dial) as relay:
-            holder.append(relay)
-            yield relay
-
-    return opened

@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 
 from buildg_dap.buildkit.address import Address, BuilderError
 from buildg_dap.buildkit.dockerengine import check_socket, engine_dial, engine_version
-from buildg_dap.buildkit.relay import Relay, helper_relay, open_relay
+from buildg_dap.buildkit.relay import Relay, helper_dial, open_relay
 
 Explain = Callable[[], BuilderError | None]
 
@@ -49,7 +49,7 @@ async def carrier(
         through = f"Docker Engine {engine.get('Version', '')}".strip()
     else:
         argv = check_helper(address)
-        relay = await resources.enter_async_context(helper_relay(argv)())
+        relay = await resources.enter_async_context(open_relay(helper_dial(argv)))
         through = f"`{shlex.join(argv)}`"
 
     def explain() -> BuilderError | None:
