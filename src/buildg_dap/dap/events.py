@@ -62,8 +62,9 @@ class EventRelay:
         self.platforms: dict[int, str] = {}
         self._progress_id = 0
         self._in_progress: dict[int, str] = {}
-        # Every console line, for the console's ``log`` command.
+        # Every complete console line, for the console's ``log`` command.
         self.lines: list[str] = []
+        self._partial = ""  # console text after its last newline
 
     def set_dockerfile(self, path: Path) -> None:
         self.source = p.Source(name=path.name, path=str(path))
@@ -86,7 +87,9 @@ class EventRelay:
 
     def output(self, category: str, text: str) -> None:
         if category == "console":
-            self.lines.extend(text.rstrip("\n").split("\n"))
+            # Text may come in pieces (print writes the newline on its own).
+            *complete, self._partial = (self._partial + text).split("\n")
+            self.lines.extend(complete)
         self.queue("output", p.OutputEventBody(category=category, output=text))
 
     # --- engine events ----------------------------------------------------------------
