@@ -40,7 +40,7 @@ class _Trace:
         self._out.flush()
 
 
-async def _serve(ns: argparse.Namespace, log: TextIO | None) -> None:
+async def _serve(address: tuple[str, int] | None, log: TextIO | None) -> None:
     from buildg_dap.dap.adapter import Adapter
     from buildg_dap.dap.transport import serve_tcp, stdio_transport
 
@@ -50,11 +50,11 @@ async def _serve(ns: argparse.Namespace, log: TextIO | None) -> None:
     async def handle(reader: MessageReader, writer: MessageWriter) -> None:
         await Adapter(reader, writer, cwd=cwd).run()
 
-    if ns.listen is None:
+    if address is None:
         async with stdio_transport(trace=trace) as (reader, writer):
             await handle(reader, writer)
         return
-    host, port = _listen_address(ns.listen)
+    host, port = address
 
     def ready(bound: int) -> None:
         print(f"listening on {host}:{bound}", file=sys.stderr, flush=True)
@@ -63,9 +63,10 @@ async def _serve(ns: argparse.Namespace, log: TextIO | None) -> None:
 
 
 def run(ns: argparse.Namespace) -> int:
+    address = None
     if ns.listen is not None:
         try:
-            _listen_address(ns.listen)
+            address = _listen_address(ns.listen)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -77,7 +78,7 @@ def run(ns: argparse.Namespace) -> int:
     import anyio
 
     try:
-        anyio.run(_serve, ns, log)
+        anyio.run(_serve, address, log)
     except KeyboardInterrupt:
         return 130
     finally:
