@@ -30,7 +30,6 @@ from buildg_dap.debugger.events import (
     Stopped,
 )
 
-THREAD_ID = 1
 _REASONS = {
     Reason.ENTRY: "entry",
     Reason.BREAKPOINT: "breakpoint",
@@ -94,7 +93,7 @@ class EventRelay:
 
     # --- engine events ----------------------------------------------------------------
 
-    def engine_event(self, event: Event, thread: int = THREAD_ID) -> None:
+    def engine_event(self, event: Event, thread: int) -> None:
         if isinstance(event, Stopped):
             self._end_progress(thread)
             stop = event.stop

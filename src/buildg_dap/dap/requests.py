@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from buildg_dap._dap import protocol as p
 from buildg_dap.dap.channel import Channel
 from buildg_dap.dap.console import Console, ConsoleError, Terminal
-from buildg_dap.dap.events import THREAD_ID, EventRelay, dap_breakpoint
+from buildg_dap.dap.events import EventRelay, dap_breakpoint
 from buildg_dap.dap.inspection import Inspector, failure_frames, thread_of
 from buildg_dap.dap.launch import LaunchError, parse_launch
 from buildg_dap.dap.session import DebugSession
@@ -356,4 +356,4 @@ class RequestsMixin:
         await self.respond(request, p.CompletionsResponseBody(targets=targets))
 
 
-__all__ = ["THREAD_ID", "RequestsMixin"]
+__all__ = ["RequestsMixin"]
