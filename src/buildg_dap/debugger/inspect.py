@@ -14,10 +14,10 @@ from buildg_dap._proto.fsutil import types_pb2
 from buildg_dap.buildkit.gateway import Gateway
 from buildg_dap.buildkit.session.fswalk import GO_DIR, GO_SYMLINK
 from buildg_dap.debugger.engine import Engine, EngineError, Stop
-from buildg_dap.debugger.mounts import Where, step_layout
+from buildg_dap.debugger.mounts import Where, step_container
 from buildg_dap.debugger.process import container
 from buildg_dap.debugger.program import Step
-from buildg_dap.debugger.stepconfig import StepConfig, step_config
+from buildg_dap.debugger.stepconfig import StepConfig
 
 READ_CAP = 1024 * 1024
 _MOUNT_TYPES = {v: k.lower() for k, v in ops_pb2.MountType.items()}
@@ -209,15 +209,13 @@ class Files:
 
     async def _container_request(self, stop: Stop) -> gateway_pb2.NewContainerRequest:
         assert stop.step is not None
-        layout = await step_layout(
+        return await step_container(
             stop.step,
             Where.RESULT,
-            config=await step_config(self._engine, stop.step),
             root_result=stop.result_id,
             resolve=self._engine.resolve,
             failure=stop.error.solve if stop.error is not None else None,
         )
-        return layout.request
 
     async def read(self, path: str, limit: int = READ_CAP) -> tuple[bytes, bool]:
         """The file's first ``limit`` bytes and whether it was cut short."""

@@ -117,18 +117,21 @@ async def _root_only(
     return [ops_pb2.Mount(dest="/", mountType=ops_pb2.BIND, resultID=result_id)]
 
 
-async def step_layout(
+def _exec_op(step: Step) -> ops_pb2.ExecOp | None:
+    return step.node.op.exec if step.node.kind == "exec" else None
+
+
+async def step_container(
     step: Step,
     where: Where,
     *,
-    config: StepConfig,
     root_result: str | None,
     resolve: Resolver,
     failure: errdefs_pb2.Solve | None = None,
-) -> Layout:
-    """The container for exec at ``step``; the process gets the env, workdir and user in
-    effect at the step's line (``config``), whatever its kind."""
-    exec_op = step.node.op.exec if step.node.kind == "exec" else None
+) -> gateway_pb2.NewContainerRequest:
+    """The container at ``step``: its filesystems, network and platform (reading files
+    needs no more; a process also needs :func:`step_layout`'s configuration)."""
+    exec_op = _exec_op(step)
     if exec_op is not None:
         mounts = await _exec_mounts(step, where, root_result, resolve, failure)
     else:
@@ -140,6 +143,24 @@ async def step_layout(
         request.hostname = exec_op.meta.hostname
     if step.node.op.HasField("platform"):
         request.platform.CopyFrom(step.node.op.platform)
+    return request
+
+
+async def step_layout(
+    step: Step,
+    where: Where,
+    *,
+    config: StepConfig,
+    root_result: str | None,
+    resolve: Resolver,
+    failure: errdefs_pb2.Solve | None = None,
+) -> Layout:
+    """The container for exec at ``step``; the process gets the env, workdir and user in
+    effect at the step's line (``config``), whatever its kind."""
+    request = await step_container(
+        step, where, root_result=root_result, resolve=resolve, failure=failure
+    )
+    exec_op = _exec_op(step)
     process = ProcessSpec(
         args=[],
         env=list(config.env) or [DEFAULT_PATH],
