@@ -15,21 +15,15 @@ from buildg_dap.debugger.errors import EngineError, Exited, Paused
 from buildg_dap.debugger.events import Finished, LogPoint, Reason, Resumed, Stop, Stopped
 from buildg_dap.debugger.program import Step
 from buildg_dap.debugger.state import BuildState
-from buildg_dap.debugger.stepconfig import step_config
+from buildg_dap.debugger.stepconfig import env_map, step_config
 
 __all__ = ["Engine", "EngineError", "Exited", "Finished", "Reason", "Stop"]
 
 
 class Engine(BuildState):
     async def variables(self, step: Step) -> dict[str, str]:
-        """ENV and ARG values in effect at ``step`` (build args first, env wins)."""
-        config = await step_config(self, step)
-        values = dict(config.build_args)
-        for item in config.env:
-            name, sep, value = item.partition("=")
-            if sep:
-                values[name] = value
-        return values
+        """ENV and ARG values in effect at ``step`` (the process env holds both)."""
+        return env_map((await step_config(self, step)).env)
 
     # --- breakpoints with conditions --------------------------------------------------
 

@@ -91,7 +91,8 @@ def cut_dockerfile(data: bytes, end_line: int, between: bytes = b"") -> bytes:
     return b"\n".join(kept) + b"\n" + between + f"RUN {_PROBE}\n".encode()
 
 
-def _env_map(env: list[str]) -> dict[str, str]:
+def env_map(env: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` items by key (an item without ``=`` is an empty value)."""
     pairs = (item.split("=", 1) for item in env)
     return {pair[0]: pair[1] if len(pair) > 1 else "" for pair in pairs}
 
@@ -144,10 +145,10 @@ async def probe_config(
         raise EngineError(f"the frontend returned no usable image config: {exc}") from None
     meta = probe.op.exec.meta
     env = list(meta.env)
-    image_env = _env_map(image.config.Env or [])
+    image_env = env_map(image.config.Env or [])
     # ARG values go into the state's env but not into the image config.
     build_args = {
-        key: value for key, value in _env_map(env).items() if image_env.get(key) != value
+        key: value for key, value in env_map(env).items() if image_env.get(key) != value
     }
     return StepConfig(
         env=env,
