@@ -148,10 +148,12 @@ class Breakpoints:
                 changed.append(bp)
         return changed
 
-    def clear(self, key: str) -> Breakpoint:
+    def clear(self, key: str) -> Breakpoint | None:
+        """Remove breakpoint ``key`` and return it; ``on-fail`` turns that one off and
+        returns None (it is no line breakpoint)."""
         if key == ON_FAIL:
             self.on_fail = False
-            return Breakpoint(-1, 0, None)
+            return None
         ident = _id(key)
         bp = self._items.pop(ident, None) if ident is not None else None
         if bp is None:
