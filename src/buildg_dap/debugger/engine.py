@@ -33,18 +33,19 @@ class Engine(BuildState):
         found = self.breakpoints.at(step, only)
         if not found:
             return []
-        values: dict[str, str] | None = None
+        # Only conditions and log messages read values (asking may mean a frontend solve).
+        values: dict[str, str] = {}
         if any(bp.condition or bp.log_message for bp in found):
             values = await self.variables(step)
         stopping = []
         for bp in found:
-            if bp.condition and not evaluate_condition(bp.condition, values or {}):
+            if bp.condition and not evaluate_condition(bp.condition, values):
                 continue
             bp.hits += 1
             if bp.hit_condition and not hit_matches(bp.hit_condition, bp.hits):
                 continue
             if bp.log_message:
-                self._emit(LogPoint(step, bp, format_log_message(bp.log_message, values or {})))
+                self._emit(LogPoint(step, bp, format_log_message(bp.log_message, values)))
                 continue
             stopping.append(bp)
         return stopping
