@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import anyio
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskGroup
 
 from buildg_dap.buildkit.build import BuildRequest, RunningBuild, running_build
 from buildg_dap.buildkit.connection import Connection
@@ -36,7 +36,7 @@ class HeldBuild:
         progress: Progress,
     ) -> HeldBuild:
         held = cls()
-        await tg.start(held._run, conn, request, attachables, progress)
+        tg.start_soon(held._run, conn, request, attachables, progress)
         await held._ready.wait()
         if held.build is None:
             assert held.error is not None
@@ -49,10 +49,7 @@ class HeldBuild:
         request: BuildRequest,
         attachables: Sequence[Attachable],
         progress: Progress,
-        *,
-        task_status: TaskStatus[None],
     ) -> None:
-        task_status.started()
         try:
             async with running_build(conn, request, attachables, progress) as build:
                 self.build = build
