@@ -112,8 +112,10 @@ class DebugSession:
         finally:
             self.ready.set()
             self.ended.set()
-            # Also when the client left early: the steps completed so far.
-            self._record()
+            if not self._over:
+                # The client left early: the steps completed so far. (A build that ended
+                # wrote its record before its exited event.)
+                self._record()
 
     async def _plan(self, conn: Connection) -> None:
         """One thread per platform; say which platforms the builder cannot run."""
