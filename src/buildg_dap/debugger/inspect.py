@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from buildg_dap._proto.buildkit import gateway_pb2, ops_pb2
 from buildg_dap._proto.fsutil import types_pb2
+from buildg_dap.buildkit.control import platform_name
 from buildg_dap.buildkit.gateway import Gateway
 from buildg_dap.buildkit.session.fswalk import GO_DIR, GO_SYMLINK
 from buildg_dap.debugger.engine import Engine, EngineError, Stop
@@ -167,8 +168,7 @@ def describe(engine: Engine, stop: Stop, config: StepConfig) -> StepInfo:
         info.origin = origin.describe()
     op = step.node.op
     if op.HasField("platform"):
-        p = op.platform
-        info.platform = "/".join(x for x in (p.OS, p.Architecture, p.Variant) if x)
+        info.platform = platform_name(op.platform)
     if step.node.kind == "exec":
         info.args = list(op.exec.meta.args)
         info.network = _NET.get(op.exec.network, "")
